@@ -1,0 +1,115 @@
+"""The ``tanhui`` command line. Every command takes its database from ``TANHUI_DATABASE_URL``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tanhui.cli.demo import build_demo
+from tanhui.cli.server import BackgroundServer
+from tanhui.clock import utc_now
+from tanhui.jobs.accounting import account_community
+from tanhui.settings import get_settings
+from tanhui.store import migrate, registry
+from tanhui.store.engine import make_engine
+from tanhui.store.factor_files import load_factor_sets
+from tanhui.web.app import create_app
+
+app = typer.Typer(help="Tanhui (碳惠): community carbon platform.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the migrations to the database named by TANHUI_DATABASE_URL."""
+    migrate.upgrade(make_engine(get_settings().database_url))
+    console.print("database is at the latest schema")
+
+
+@app.command()
+def demo(
+    households: Annotated[int, typer.Option(min=1, help="simulated households")] = 200,
+    days: Annotated[int, typer.Option(min=2, help="simulated days, ending yesterday")] = 60,
+    seed: Annotated[int, typer.Option(help="simulation seed")] = 20261125,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="keep serving the web app")] = True,
+    host: Annotated[str, typer.Option(help="address to serve on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to serve on")] = 8000,
+) -> None:
+    """Simulate a county, ingest it over HTTP, account it, and serve the web app.
+
+    The demo resets the database named by TANHUI_DATABASE_URL (default: SQLite under ./var/).
+    """
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    server = BackgroundServer(create_app(settings, engine=engine), host=host, port=port if serve else 0)
+    server.start()
+    try:
+        with Progress(
+            TextColumn("ingesting over HTTP"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("ingest", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            summary, _ = build_demo(
+                settings,
+                engine,
+                server.url,
+                households=households,
+                days=days,
+                seed=seed,
+                now=utc_now,
+                progress=progress,
+            )
+        console.print(
+            f"households: {summary.households}\n"
+            f"days: {summary.days}\n"
+            f"readings stored: {summary.readings_stored}\n"
+            f"quarantined: {summary.quarantined}\n"
+            f"total kg CO2e: {summary.kg_co2e.quantize(1)}",
+            highlight=False,
+        )
+        if not serve:
+            return
+        console.print(f"\nTanhui is serving at {server.url}", highlight=False)
+        for login in summary.logins:
+            console.print(f"login: {login.role.value} {login.username} {login.password}", highlight=False)
+        console.print("Ctrl-C stops the server.")
+        server.wait()
+    finally:
+        server.stop()
+
+
+@app.command()
+def account(
+    community: Annotated[str, typer.Option(help="community slug")] = "baoting",
+    factor_set: Annotated[str | None, typer.Option(help="factor set id (default: the community's)")] = None,
+) -> None:
+    """Recompute a community's daily footprint."""
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    sets = load_factor_sets(settings.data_dir / "factors")
+    with engine.begin() as conn:
+        found = registry.find_community(conn, community)
+        if found is None:
+            console.print(f"no community {community!r}")
+            raise typer.Exit(2)
+        chosen = sets[factor_set or found.factor_set_id]
+        summary = account_community(conn, found.id, chosen, now=int(utc_now().timestamp()))
+    console.print(
+        json.dumps({"meters": summary.meters, "rows": summary.rows, "kg_co2e": str(summary.kg_co2e)})
+    )

@@ -1,0 +1,1 @@
+"""Ingest: envelopes from gateways (HTTP or MQTT) → checks → readings or quarantine."""

@@ -1,0 +1,1 @@
+"""Scheduled work: daily accounting (later: points issuance, checkpoints, anchoring)."""

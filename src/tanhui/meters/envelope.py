@@ -1,0 +1,182 @@
+"""The JSON envelope in which gateways forward readings (Tanhui envelope, version 1).
+
+A gateway sends one envelope per batch over HTTP (``POST /api/v1/ingest``) or MQTT::
+
+    {"v": 1, "gateway": "bt-gw-001", "seq": 42, "sent_at": "2026-11-25T02:00:00Z",
+     "readings": [{"meter": "000000000001", "register": "energy_import", "value": "1234.56",
+                   "unit": "kWh", "time": "2026-11-25T10:00:00+08:00"}]}
+
+``seq`` increases by one per envelope a gateway sends, so replays of old envelopes can be recognised.
+Times must carry a UTC offset: a naive meter time cannot be placed on the timeline without guessing.
+Values are decimal strings so that no binary float ever touches a register.
+
+Errors are split in two levels, so that one bad reading never costs the others: :func:`decode` raises
+:class:`EnvelopeError` when the envelope itself is unusable, and reports a bad reading as an
+:class:`ItemError` in :attr:`Envelope.items` beside the good ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+import msgspec
+
+from tanhui.domain.reading import MeterReading
+from tanhui.meters.errors import MeterError
+
+VERSION = 1
+MAX_READINGS = 100_000
+
+
+class EnvelopeError(MeterError):
+    """The envelope, or one reading inside it, does not follow the envelope rules."""
+
+    code = "malformed_envelope"
+
+
+@dataclass(frozen=True, slots=True)
+class ItemError:
+    """A reading of the envelope that could not be decoded, with its raw JSON and the rule broken."""
+
+    index: int
+    raw: bytes
+    error: EnvelopeError
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A decoded envelope: who sent it, its sequence number, and its readings (or their errors)."""
+
+    gateway: str
+    seq: int
+    sent_at: datetime
+    items: tuple[MeterReading | ItemError, ...]
+
+    @property
+    def readings(self) -> list[MeterReading]:
+        return [item for item in self.items if isinstance(item, MeterReading)]
+
+    @property
+    def errors(self) -> list[ItemError]:
+        return [item for item in self.items if isinstance(item, ItemError)]
+
+
+class _Reading(msgspec.Struct, forbid_unknown_fields=False):
+    meter: str
+    register: str
+    value: str
+    unit: str
+    time: datetime
+
+
+class _Envelope(msgspec.Struct, forbid_unknown_fields=False):
+    v: int
+    gateway: str
+    seq: int
+    sent_at: datetime
+    readings: list[_Reading]
+
+
+class _LooseEnvelope(msgspec.Struct, forbid_unknown_fields=False):
+    v: int
+    gateway: str
+    seq: int
+    sent_at: datetime
+    readings: list[msgspec.Raw]
+
+
+_strict = msgspec.json.Decoder(_Envelope)
+_loose = msgspec.json.Decoder(_LooseEnvelope)
+_item = msgspec.json.Decoder(_Reading)
+_encoder = msgspec.json.Encoder()
+
+
+def decode(payload: bytes) -> Envelope:
+    """Decode an envelope; raise :class:`EnvelopeError` naming the rule when it is unusable."""
+    try:
+        env = _strict.decode(payload)
+    except msgspec.DecodeError:
+        return _decode_item_by_item(payload)
+    _check_header(env.v, env.gateway, env.seq, env.sent_at, len(env.readings))
+    items: list[MeterReading | ItemError] = []
+    for index, raw in enumerate(env.readings):
+        try:
+            items.append(_to_reading(raw))
+        except EnvelopeError as exc:
+            items.append(ItemError(index, _encoder.encode(raw), exc))
+    return Envelope(env.gateway, env.seq, env.sent_at, tuple(items))
+
+
+def _decode_item_by_item(payload: bytes) -> Envelope:
+    # Slow path, taken only when some reading is malformed: find which ones, keep the rest.
+    try:
+        env = _loose.decode(payload)
+    except msgspec.DecodeError as exc:
+        raise EnvelopeError(f"not a version-{VERSION} envelope: {exc}") from None
+    _check_header(env.v, env.gateway, env.seq, env.sent_at, len(env.readings))
+    items: list[MeterReading | ItemError] = []
+    for index, raw in enumerate(env.readings):
+        try:
+            items.append(_to_reading(_item.decode(raw)))
+        except msgspec.DecodeError as exc:
+            items.append(ItemError(index, bytes(raw), EnvelopeError(f"reading {index}: {exc}")))
+        except EnvelopeError as exc:
+            items.append(ItemError(index, bytes(raw), exc))
+    return Envelope(env.gateway, env.seq, env.sent_at, tuple(items))
+
+
+def _check_header(version: int, gateway: str, seq: int, sent_at: datetime, count: int) -> None:
+    if version != VERSION:
+        raise EnvelopeError(f"envelope version {version} is not supported; send v={VERSION}")
+    if not gateway:
+        raise EnvelopeError("the envelope names no gateway")
+    if seq < 0:
+        raise EnvelopeError(f"seq must be a non-negative integer, got {seq}")
+    if sent_at.tzinfo is None:
+        raise EnvelopeError("sent_at has no UTC offset; send ISO 8601 with Z or ±hh:mm")
+    if count > MAX_READINGS:
+        raise EnvelopeError(f"{count} readings in one envelope; at most {MAX_READINGS}")
+
+
+def _to_reading(raw: _Reading) -> MeterReading:
+    if not raw.meter:
+        raise EnvelopeError("reading names no meter")
+    if raw.time.tzinfo is None:
+        raise EnvelopeError(f"meter {raw.meter}: time {raw.time.isoformat()} has no UTC offset")
+    try:
+        value = Decimal(raw.value)
+    except InvalidOperation:
+        raise EnvelopeError(f"meter {raw.meter}: value {raw.value!r} is not a decimal number") from None
+    if not value.is_finite():
+        raise EnvelopeError(f"meter {raw.meter}: value {raw.value!r} is not finite")
+    return MeterReading(raw.meter, raw.register, value, raw.unit, raw.time)
+
+
+def encode(gateway: str, seq: int, sent_at: datetime, readings: Sequence[MeterReading]) -> bytes:
+    """Encode readings as a version-1 envelope (what a gateway, or the simulator, sends)."""
+    body = {
+        "v": VERSION,
+        "gateway": gateway,
+        "seq": seq,
+        "sent_at": sent_at.isoformat(),
+        "readings": [_reading_dict(r) for r in readings],
+    }
+    return _encoder.encode(body)
+
+
+def encode_reading(reading: MeterReading) -> bytes:
+    """One reading as the JSON object it takes inside an envelope."""
+    return _encoder.encode(_reading_dict(reading))
+
+
+def _reading_dict(r: MeterReading) -> dict[str, str]:
+    return {
+        "meter": r.meter,
+        "register": r.register,
+        "value": str(r.value),
+        "unit": r.unit,
+        "time": r.time.isoformat(),
+    }

@@ -1,0 +1,218 @@
+"""Communities, households, meters and gateways: the registry every reading is checked against."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select, update
+
+from tanhui.domain.ids import CommunityId, GatewayId, HouseholdId, MeterId
+from tanhui.domain.quantity import Quantity
+from tanhui.store.schema import communities, gateways, households, meters
+
+
+@dataclass(frozen=True, slots=True)
+class Community:
+    id: CommunityId
+    slug: str
+    name: str
+    name_zh: str
+    timezone: str
+    factor_regime: str
+    factor_set_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Meter:
+    """What ingest and accounting need to know about a meter."""
+
+    id: MeterId
+    community_id: CommunityId
+    household_id: HouseholdId | None
+    gateway_id: GatewayId | None
+    serial: str
+    kind: Quantity
+    unit: str
+    resolution: Decimal
+    capacity: int
+
+
+@dataclass(frozen=True, slots=True)
+class Gateway:
+    id: GatewayId
+    community_id: CommunityId
+    name: str
+    last_seq: int | None
+
+
+def token_digest(token: str) -> str:
+    """The stored form of a gateway token (SHA-256; see docs/decisions/0004-gateway-tokens.md)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_community(
+    conn: Connection,
+    *,
+    slug: str,
+    name: str,
+    name_zh: str,
+    timezone: str,
+    factor_regime: str,
+    factor_set_id: str,
+    now: int,
+) -> CommunityId:
+    result = conn.execute(
+        insert(communities)
+        .returning(communities.c.id)
+        .values(
+            slug=slug,
+            name=name,
+            name_zh=name_zh,
+            timezone=timezone,
+            factor_regime=factor_regime,
+            factor_set_id=factor_set_id,
+            created_at=now,
+        )
+    )
+    return CommunityId(result.scalar_one())
+
+
+def get_community(conn: Connection, community_id: CommunityId) -> Community:
+    row = conn.execute(select(communities).where(communities.c.id == community_id)).one()
+    return Community(
+        CommunityId(row.id),
+        row.slug,
+        row.name,
+        row.name_zh,
+        row.timezone,
+        row.factor_regime,
+        row.factor_set_id,
+    )
+
+
+def find_community(conn: Connection, slug: str) -> Community | None:
+    row = conn.execute(select(communities.c.id).where(communities.c.slug == slug)).first()
+    return None if row is None else get_community(conn, CommunityId(row.id))
+
+
+def create_household(
+    conn: Connection,
+    *,
+    community_id: CommunityId,
+    code: str,
+    persons: int,
+    enrolled_on: date | None,
+    now: int,
+) -> HouseholdId:
+    result = conn.execute(
+        insert(households)
+        .returning(households.c.id)
+        .values(
+            community_id=community_id, code=code, persons=persons, enrolled_on=enrolled_on, created_at=now
+        )
+    )
+    return HouseholdId(result.scalar_one())
+
+
+def create_gateway(
+    conn: Connection, *, community_id: CommunityId, name: str, now: int
+) -> tuple[GatewayId, str]:
+    """Register a gateway and return its id and its bearer token; the token is shown only once."""
+    token = secrets.token_urlsafe(32)
+    result = conn.execute(
+        insert(gateways)
+        .returning(gateways.c.id)
+        .values(community_id=community_id, name=name, token_sha256=token_digest(token), created_at=now)
+    )
+    return GatewayId(result.scalar_one()), token
+
+
+def gateway_by_token(conn: Connection, token: str) -> Gateway | None:
+    row = conn.execute(select(gateways).where(gateways.c.token_sha256 == token_digest(token))).first()
+    return (
+        None
+        if row is None
+        else Gateway(GatewayId(row.id), CommunityId(row.community_id), row.name, row.last_seq)
+    )
+
+
+def gateway_by_name(conn: Connection, name: str) -> Gateway | None:
+    row = conn.execute(select(gateways).where(gateways.c.name == name)).first()
+    return (
+        None
+        if row is None
+        else Gateway(GatewayId(row.id), CommunityId(row.community_id), row.name, row.last_seq)
+    )
+
+
+def advance_gateway_seq(conn: Connection, gateway_id: GatewayId, seq: int) -> None:
+    """Remember the highest envelope sequence number seen from a gateway."""
+    conn.execute(
+        update(gateways)
+        .where(gateways.c.id == gateway_id)
+        .where((gateways.c.last_seq.is_(None)) | (gateways.c.last_seq < seq))
+        .values(last_seq=seq)
+    )
+
+
+def create_meter(
+    conn: Connection,
+    *,
+    community_id: CommunityId,
+    household_id: HouseholdId | None,
+    gateway_id: GatewayId | None,
+    serial: str,
+    kind: Quantity,
+    protocol: str,
+    resolution: Decimal,
+    capacity: int,
+    installed_on: date,
+) -> MeterId:
+    result = conn.execute(
+        insert(meters)
+        .returning(meters.c.id)
+        .values(
+            community_id=community_id,
+            household_id=household_id,
+            gateway_id=gateway_id,
+            serial=serial,
+            kind=kind.value,
+            protocol=protocol,
+            unit=kind.unit,
+            resolution=str(resolution),
+            capacity=capacity,
+            installed_on=installed_on,
+        )
+    )
+    return MeterId(result.scalar_one())
+
+
+def meters_of_community(conn: Connection, community_id: CommunityId) -> list[Meter]:
+    rows = conn.execute(select(meters).where(meters.c.community_id == community_id)).all()
+    return [_meter(row) for row in rows]
+
+
+def meter_by_serial(conn: Connection, community_id: CommunityId, serial: str) -> Meter | None:
+    row = conn.execute(
+        select(meters).where(meters.c.community_id == community_id).where(meters.c.serial == serial)
+    ).first()
+    return None if row is None else _meter(row)
+
+
+def _meter(r: Row[Any]) -> Meter:
+    return Meter(
+        id=MeterId(r.id),
+        community_id=CommunityId(r.community_id),
+        household_id=None if r.household_id is None else HouseholdId(r.household_id),
+        gateway_id=None if r.gateway_id is None else GatewayId(r.gateway_id),
+        serial=r.serial,
+        kind=Quantity(r.kind),
+        unit=r.unit,
+        resolution=Decimal(r.resolution),
+        capacity=int(r.capacity),
+    )

@@ -1,0 +1,184 @@
+"""The JSON API under /api/v1 (OpenAPI at /api/openapi.json)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+
+from tanhui.domain.ids import CommunityId
+from tanhui.domain.quantity import Quantity
+from tanhui.ingest.pipeline import Ingestor
+from tanhui.settings import Settings
+from tanhui.store import registry, users
+from tanhui.web import account, tokens
+from tanhui.web.access import (
+    API_PURPOSE,
+    PUBLIC,
+    AuthenticatedGateway,
+    NotAuthenticated,
+    Operator,
+    ResidentOrOperator,
+)
+from tanhui.web.passwords import DUMMY_HASH, verify_password
+
+router = APIRouter(prefix="/api/v1")
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int
+
+
+class Me(BaseModel):
+    id: int
+    username: str
+    role: str
+    household_id: int | None
+    community_id: int
+    locale: str
+
+
+class DayOut(BaseModel):
+    day: date
+    electricity_kwh: str = Field(description="decimal string")
+    water_m3: str
+    gas_m3: str
+    kg_co2e: str
+    kg_co2e_by_quantity: dict[str, str]
+
+
+class AccountOut(BaseModel):
+    household_id: int
+    factor_set: str
+    total_kg_co2e: str
+    days: list[DayOut]
+
+
+class CommunityOut(BaseModel):
+    community_id: int
+    factor_set: str
+    households: int
+    readings: int
+    quarantined: dict[str, int]
+    total_kg_co2e: str
+    days: list[DayOut]
+
+
+class IngestOut(BaseModel):
+    stored: int
+    duplicates: int
+    quarantined: int
+    reasons: dict[str, int]
+
+
+def _day_out(day: account.AccountDay) -> DayOut:
+    return DayOut(
+        day=day.day,
+        electricity_kwh=str(day.amounts.get(Quantity.ELECTRICITY, 0)),
+        water_m3=str(day.amounts.get(Quantity.WATER, 0)),
+        gas_m3=str(day.amounts.get(Quantity.GAS, 0)),
+        kg_co2e=str(day.kg_co2e),
+        kg_co2e_by_quantity={k.value: str(v) for k, v in day.kg_by_kind.items()},
+    )
+
+
+def _community_factor_set(request: Request, community_id: int) -> str:
+    engine: Engine = request.app.state.engine
+    with engine.connect() as conn:
+        return registry.get_community(conn, CommunityId(community_id)).factor_set_id
+
+
+@router.post(
+    "/auth/token", dependencies=[Depends(PUBLIC)], responses={401: {"description": "bad credentials"}}
+)
+def issue_token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
+    """OAuth2 password flow: a username and password for a bearer token."""
+    state = request.app.state
+    settings: Settings = state.settings
+    engine: Engine = state.engine
+    with engine.connect() as conn:
+        found = users.credentials(conn, form.username)
+    if found is None:
+        verify_password(DUMMY_HASH, form.password)
+        raise NotAuthenticated()
+    user, stored_hash = found
+    if not verify_password(stored_hash, form.password):
+        raise NotAuthenticated()
+    expires = int(state.clock().timestamp()) + settings.token_ttl_seconds
+    return Token(
+        access_token=tokens.sign(API_PURPOSE, user.id, expires, settings.secret_key),
+        expires_in=settings.token_ttl_seconds,
+    )
+
+
+@router.get("/me", responses={401: {"description": "not signed in"}})
+def me(user: ResidentOrOperator) -> Me:
+    """The caller: who they are, their role and their household."""
+    return Me(
+        id=user.id,
+        username=user.username,
+        role=user.role.value,
+        household_id=user.household_id,
+        community_id=user.community_id,
+        locale=user.locale,
+    )
+
+
+@router.get(
+    "/households/{household_id}/account",
+    responses={401: {"description": "not signed in"}, 404: {"description": "no such household for you"}},
+)
+def household_account(request: Request, household_id: int, user: ResidentOrOperator) -> AccountOut:
+    """A household's daily footprint. Residents reach only their own household (others: 404)."""
+    engine: Engine = request.app.state.engine
+    factor_set = _community_factor_set(request, user.community_id)
+    with engine.connect() as conn:
+        view = account.household_account(conn, user, household_id, factor_set)
+    return AccountOut(
+        household_id=view.household_id,
+        factor_set=factor_set,
+        total_kg_co2e=str(view.total_kg),
+        days=[_day_out(d) for d in view.days],
+    )
+
+
+@router.get(
+    "/community", responses={401: {"description": "not signed in"}, 403: {"description": "operators only"}}
+)
+def community(request: Request, user: Operator) -> CommunityOut:
+    """The operator's community: households, readings, quarantine and daily totals."""
+    engine: Engine = request.app.state.engine
+    factor_set = _community_factor_set(request, user.community_id)
+    with engine.connect() as conn:
+        view = account.community_overview(conn, user.community_id, factor_set)
+    return CommunityOut(
+        community_id=view.community_id,
+        factor_set=factor_set,
+        households=view.households,
+        readings=view.readings,
+        quarantined=view.quarantined,
+        total_kg_co2e=str(view.total_kg),
+        days=[_day_out(d) for d in view.days],
+    )
+
+
+@router.post("/ingest", responses={401: {"description": "unknown gateway token"}})
+async def ingest(request: Request, gateway: AuthenticatedGateway) -> IngestOut:
+    """Gateways post one envelope (JSON, Tanhui envelope v1) per request; see docs/gateways.md."""
+    payload = await request.body()
+    ingestor: Ingestor = request.app.state.ingestor
+    # The pipeline does blocking database work; run it off the event loop.
+    result = await run_in_threadpool(ingestor.ingest, payload, gateway=gateway, transport="http")
+    return IngestOut(
+        stored=result.stored,
+        duplicates=result.duplicates,
+        quarantined=result.quarantined,
+        reasons=result.reasons,
+    )

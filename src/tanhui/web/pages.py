@@ -1,0 +1,215 @@
+"""Server-rendered pages: login, the resident's carbon account, the operator's community view."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
+
+from tanhui.domain.quantity import Quantity
+from tanhui.domain.roles import Role
+from tanhui.settings import Settings
+from tanhui.store import registry, users
+from tanhui.store.users import User
+from tanhui.web import account, tokens
+from tanhui.web.access import (
+    PUBLIC,
+    SESSION_COOKIE,
+    SESSION_PURPOSE,
+    Anyone,
+    Forbidden,
+    Operator,
+    ResidentOrOperator,
+)
+from tanhui.web.i18n import LOCALES, Formatter, negotiate, translations
+from tanhui.web.passwords import DUMMY_HASH, verify_password
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+
+CSRF_COOKIE = "tanhui_csrf"
+LANG_COOKIE = "tanhui_lang"
+
+
+def locale_of(request: Request, user: User | None = None) -> str:
+    return negotiate(
+        request.cookies.get(LANG_COOKIE),
+        user.locale if user else None,
+        request.headers.get("accept-language"),
+    )
+
+
+def render(request: Request, template: str, context: dict[str, Any], *, status_code: int = 200) -> Response:
+    user: User | None = getattr(request.state, "user", None)
+    locale = locale_of(request, user)
+    catalogue = translations(locale)
+    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    response = templates.TemplateResponse(
+        request,
+        template,
+        {
+            "_": catalogue.gettext,
+            "locale": locale,
+            "html_lang": "zh-CN" if locale == "zh_CN" else "en",
+            "locales": LOCALES,
+            "fmt": Formatter(locale),
+            "user": user,
+            "csrf": csrf,
+            **context,
+        },
+        status_code=status_code,
+    )
+    settings: Settings = request.app.state.settings
+    response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=settings.cookie_secure)
+    return response
+
+
+def check_csrf(request: Request, token: str) -> bool:
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    return bool(cookie) and hmac.compare_digest(cookie, token)
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: an open redirect after login would hand phishers a trusted link.
+    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+        return "/"
+    return target
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(user: Anyone) -> Response:
+    if user is None:
+        return RedirectResponse("/login", status_code=303)
+    return RedirectResponse("/community" if user.role is Role.OPERATOR else "/account", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, user: Anyone, next: str | None = None) -> Response:
+    return render(request, "login.html", {"next": _safe_next(next), "error": None})
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    user: Anyone,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    csrf: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    if not check_csrf(request, csrf):
+        return render(request, "login.html", {"next": _safe_next(next), "error": "csrf"}, status_code=400)
+    state = request.app.state
+    settings: Settings = state.settings
+    engine: Engine = state.engine
+    with engine.connect() as conn:
+        found = users.credentials(conn, username)
+    if found is None:
+        verify_password(DUMMY_HASH, password)
+        return render(
+            request, "login.html", {"next": _safe_next(next), "error": "credentials"}, status_code=401
+        )
+    account_user, stored_hash = found
+    if not verify_password(stored_hash, password):
+        return render(
+            request, "login.html", {"next": _safe_next(next), "error": "credentials"}, status_code=401
+        )
+    expires = int(state.clock().timestamp()) + settings.session_ttl_seconds
+    target = _safe_next(next)
+    if target == "/":
+        target = "/community" if account_user.role is Role.OPERATOR else "/account"
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        tokens.sign(SESSION_PURPOSE, account_user.id, expires, settings.secret_key),
+        max_age=settings.session_ttl_seconds,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+    )
+    return response
+
+
+@router.post("/logout", dependencies=[Depends(PUBLIC)])
+def logout(request: Request, csrf: Annotated[str, Form()]) -> Response:
+    if not check_csrf(request, csrf):
+        return Response("CSRF check failed", status_code=400)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/lang/{locale}", dependencies=[Depends(PUBLIC)])
+def switch_language(request: Request, locale: str, next: str | None = None) -> Response:
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    if locale in LOCALES:
+        settings: Settings = request.app.state.settings
+        response.set_cookie(
+            LANG_COOKIE, locale, max_age=365 * 86400, samesite="lax", secure=settings.cookie_secure
+        )
+    return response
+
+
+def _chart_series(days: list[account.AccountDay]) -> dict[str, Any]:
+    def kg(day: account.AccountDay, q: Quantity) -> float:
+        return round(float(day.kg_by_kind.get(q, Decimal(0))), 3)
+
+    return {
+        "days": [d.day.isoformat() for d in days],
+        "electricity": [kg(d, Quantity.ELECTRICITY) for d in days],
+        "water": [kg(d, Quantity.WATER) for d in days],
+        "gas": [kg(d, Quantity.GAS) for d in days],
+    }
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request, user: ResidentOrOperator, household: int | None = None) -> Response:
+    engine: Engine = request.app.state.engine
+    household_id = household if household is not None else user.household_id
+    if household_id is None:
+        raise Forbidden()
+    with engine.connect() as conn:
+        factor_set_id = registry.get_community(conn, user.community_id).factor_set_id
+        view = account.household_account(conn, user, household_id, factor_set_id)
+    factor_set = request.app.state.factor_sets[factor_set_id]
+    recent = view.days[-30:]
+    return render(
+        request,
+        "account.html",
+        {
+            "account": view,
+            "recent": list(reversed(recent)),
+            "today": view.days[-1] if view.days else None,
+            "chart": json.dumps(_chart_series(recent)),
+            "factor_set": factor_set,
+            "Quantity": Quantity,
+        },
+    )
+
+
+@router.get("/community", response_class=HTMLResponse)
+def community_page(request: Request, user: Operator) -> Response:
+    engine: Engine = request.app.state.engine
+    with engine.connect() as conn:
+        community = registry.get_community(conn, user.community_id)
+        view = account.community_overview(conn, user.community_id, community.factor_set_id)
+    return render(
+        request,
+        "community.html",
+        {
+            "community": community,
+            "view": view,
+            "chart": json.dumps(_chart_series(view.days)),
+            "factor_set": request.app.state.factor_sets[community.factor_set_id],
+            "Quantity": Quantity,
+        },
+    )
