@@ -40,5 +40,7 @@ fi
 # Browser for the end-to-end tests, pdftoppm for looking at reports
 need_pkg /usr/bin/chromium chromium
 need_pkg pdftoppm poppler-utils
+# CJK glyphs for screenshots and PDFs in zh-CN (phones have them; a bare Debian does not)
+[ -d /usr/share/fonts/opentype/noto ] || need_pkg /nonexistent-probe fonts-noto-cjk
 
 port_open 5432 && port_open 1883 && echo "services: postgresql and mosquitto are up"

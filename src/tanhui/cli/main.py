@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Annotated
 
 import typer
@@ -12,6 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from tanhui.cli.demo import build_demo
 from tanhui.cli.server import BackgroundServer
 from tanhui.clock import utc_now
+from tanhui.ingest.mqtt import MqttIngestWorker
+from tanhui.ingest.pipeline import Ingestor
 from tanhui.jobs.accounting import account_community
 from tanhui.settings import get_settings
 from tanhui.store import migrate, registry
@@ -113,3 +116,35 @@ def account(
     console.print(
         json.dumps({"meters": summary.meters, "rows": summary.rows, "kg_co2e": str(summary.kg_co2e)})
     )
+
+
+@app.command("ingest-mqtt")
+def ingest_mqtt(
+    client_id: Annotated[str | None, typer.Option(help="MQTT client id (default: random)")] = None,
+) -> None:
+    """Run an ingest worker on TANHUI_MQTT_HOST:TANHUI_MQTT_PORT until interrupted."""
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    worker = MqttIngestWorker(
+        engine,
+        Ingestor(engine, utc_now),
+        host=settings.mqtt_host,
+        port=settings.mqtt_port,
+        prefix=settings.mqtt_topic_prefix,
+        client_id=client_id,
+    )
+    worker.start()
+    console.print(
+        f"ingesting {settings.mqtt_topic_prefix}/+/gw/+/up from {settings.mqtt_host}:{settings.mqtt_port}"
+    )
+    try:
+        while True:
+            time.sleep(10)
+            stats = worker.stats
+            console.print(
+                f"messages {stats.messages} stored {stats.stored} duplicates {stats.duplicates} "
+                f"quarantined {stats.quarantined}",
+                highlight=False,
+            )
+    except KeyboardInterrupt:
+        worker.stop()

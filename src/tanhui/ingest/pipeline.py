@@ -55,6 +55,9 @@ class Ingestor:
         self._clock = clock
         self._meters: dict[tuple[CommunityId, str], Meter] = {}
 
+    def now(self) -> datetime:
+        return self._clock()
+
     def ingest(self, payload: bytes, *, gateway: Gateway, transport: str) -> IngestResult:
         """Ingest one envelope received from an authenticated ``gateway``."""
         for attempt in (1, 2):

@@ -9,6 +9,7 @@ class Reason(StrEnum):
     MALFORMED_ENVELOPE = "malformed_envelope"
     MALFORMED_READING = "malformed_reading"
     GATEWAY_MISMATCH = "gateway_mismatch"
+    UNKNOWN_GATEWAY = "unknown_gateway"
     UNKNOWN_METER = "unknown_meter"
     GATEWAY_NOT_ALLOWED = "gateway_not_allowed"
     UNIT_MISMATCH = "unit_mismatch"
