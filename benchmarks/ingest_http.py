@@ -88,7 +88,8 @@ def raw_copy(rows: list[tuple[int, ...]]) -> float:
     """Seconds to COPY ``rows`` into an empty readings table with the same unique key (PostgreSQL)."""
     with pg_database() as name, psycopg.connect(f"postgresql://root@127.0.0.1:5432/{name}") as conn:
         conn.execute(
-            "CREATE TABLE readings (id bigserial PRIMARY KEY, meter_id integer NOT NULL, register varchar(32) "
+            "CREATE TABLE readings (id bigserial PRIMARY KEY, meter_id integer NOT NULL, "
+            "register varchar(32) "
             "NOT NULL, meter_time bigint NOT NULL, value bigint NOT NULL, batch_id bigint NOT NULL, "
             "received_at bigint NOT NULL, UNIQUE (meter_id, register, meter_time))"
         )
@@ -97,7 +98,8 @@ def raw_copy(rows: list[tuple[int, ...]]) -> float:
         with (
             conn.cursor() as cur,
             cur.copy(
-                "COPY readings (meter_id, register, meter_time, value, batch_id, received_at) FROM STDIN (FORMAT BINARY)"
+                "COPY readings (meter_id, register, meter_time, value, batch_id, received_at) "
+                "FROM STDIN (FORMAT BINARY)"
             ) as copy,
         ):
             copy.set_types(["int4", "varchar", "int8", "int8", "int8", "int8"])

@@ -16,8 +16,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import structlog
 from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from sqlalchemy import Engine
 
 from tanhui.ingest.pipeline import Ingestor
@@ -101,7 +101,7 @@ class MqttIngestWorker:
             return
         client.subscribe(f"{self._prefix}/+/gw/+/up", qos=1)
 
-    def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, _mid: int, _codes: Any, _props: Any) -> None:
+    def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, _mid: int, _codes: Any, _p: Any) -> None:
         self.subscribed.set()
 
     def _on_message(self, client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
@@ -121,7 +121,11 @@ class MqttIngestWorker:
             with self._engine.begin() as conn:
                 quarantine.put(
                     conn,
-                    [Rejection(Reason.UNKNOWN_GATEWAY, f"no registered gateway publishes on {topic!r}", payload)],
+                    [
+                        Rejection(
+                            Reason.UNKNOWN_GATEWAY, f"no registered gateway uses topic {topic!r}", payload
+                        )
+                    ],
                     community_id=None,
                     gateway_id=None,
                     transport="mqtt",
