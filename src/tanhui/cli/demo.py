@@ -8,9 +8,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-import httpx
 from sqlalchemy import Engine, text
 
+from tanhui.cli import publish
 from tanhui.cli.onboarding import DemoLogin, Onboarded, onboard
 from tanhui.jobs.accounting import account_community
 from tanhui.settings import Settings
@@ -76,21 +76,13 @@ def build_demo(
     )
     summary = DemoSummary(households=households, days=days, logins=onboarded.logins)
     batches = list(envelopes(county))
-    with httpx.Client(base_url=base_url, timeout=120) as client:
-        for index, (gateway, payload) in enumerate(batches, start=1):
-            response = client.post(
-                "/api/v1/ingest",
-                content=payload,
-                headers={
-                    "Authorization": f"Bearer {onboarded.gateway_tokens[gateway]}",
-                    "Content-Type": "application/json",
-                },
-            )
-            response.raise_for_status()
-            body = response.json()
-            summary.readings_sent += body["stored"] + body["duplicates"] + body["quarantined"]
-            if progress is not None:
-                progress(index, len(batches))
+    totals = publish.over_http(
+        base_url,
+        batches,
+        onboarded.gateway_tokens,
+        progress=None if progress is None else lambda done: progress(done, len(batches)),
+    )
+    summary.readings_sent = sum(totals.values())
     with engine.begin() as conn:
         accounted = account_community(conn, onboarded.community_id, factor_set, now=int(now().timestamp()))
         summary.readings_stored = readings.count(conn, onboarded.community_id)

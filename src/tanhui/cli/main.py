@@ -10,13 +10,16 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tanhui.cli.demo import build_demo
+from tanhui.cli import publish
+from tanhui.cli.demo import DEFAULT_FACTOR_SET, DEMO_TIMEZONE, build_demo, demo_start
+from tanhui.cli.onboarding import DEMO_COMMUNITY, onboard
 from tanhui.cli.server import BackgroundServer
 from tanhui.clock import utc_now
 from tanhui.ingest.mqtt import MqttIngestWorker
 from tanhui.ingest.pipeline import Ingestor
 from tanhui.jobs.accounting import account_community
 from tanhui.settings import get_settings
+from tanhui.sim.county import build_county, envelopes
 from tanhui.store import migrate, registry
 from tanhui.store.engine import make_engine
 from tanhui.store.factor_files import load_factor_sets
@@ -148,3 +151,70 @@ def ingest_mqtt(
             )
     except KeyboardInterrupt:
         worker.stop()
+
+
+@app.command()
+def sim(
+    households: Annotated[int, typer.Option(min=1, help="simulated households")] = 200,
+    days: Annotated[int, typer.Option(min=1, help="simulated days, ending yesterday")] = 60,
+    seed: Annotated[int, typer.Option(help="simulation seed")] = 20261125,
+    via: Annotated[str, typer.Option(help="transport: http or mqtt")] = "http",
+    url: Annotated[
+        str, typer.Option(help="base URL of a running Tanhui (for --via http)")
+    ] = "http://127.0.0.1:8000",
+) -> None:
+    """Simulate a county and publish its readings as its gateways would.
+
+    The first run registers the county (community, households, meters, gateways) in the database named by
+    TANHUI_DATABASE_URL and keeps the gateways' tokens in var/sim-gateways.json for later runs.
+    """
+    if via not in {"http", "mqtt"}:
+        console.print("--via must be http or mqtt")
+        raise typer.Exit(2)
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    migrate.upgrade(engine)
+    county = build_county(
+        seed=seed, households=households, start=demo_start(days), days=days, tz=DEMO_TIMEZONE
+    )
+    tokens_file = settings.data_dir.parent / "var" / "sim-gateways.json"
+    with engine.connect() as conn:
+        existing = registry.find_community(conn, DEMO_COMMUNITY)
+    if existing is None:
+        onboarded = onboard(engine, county, factor_set_id=DEFAULT_FACTOR_SET, now=int(utc_now().timestamp()))
+        tokens_file.parent.mkdir(parents=True, exist_ok=True)
+        tokens_file.touch(mode=0o600)
+        tokens_file.write_text(json.dumps(onboarded.gateway_tokens), encoding="utf-8")
+        for login in onboarded.logins:
+            console.print(f"login: {login.role.value} {login.username} {login.password}", highlight=False)
+    batches = list(envelopes(county))
+    with Progress(
+        TextColumn(f"publishing over {via}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("publish", total=len(batches))
+
+        def advance(done: int) -> None:
+            bar.update(task, completed=done)
+
+        if via == "http":
+            tokens = json.loads(tokens_file.read_text(encoding="utf-8"))
+            totals = publish.over_http(url, batches, tokens, progress=advance)
+            console.print(json.dumps(totals))
+        else:
+            count = publish.over_mqtt(
+                settings.mqtt_host,
+                settings.mqtt_port,
+                settings.mqtt_topic_prefix,
+                DEMO_COMMUNITY,
+                batches,
+                advance,
+            )
+            console.print(json.dumps({"envelopes_published": count}))
+
+
+if __name__ == "__main__":
+    app()

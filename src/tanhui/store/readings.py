@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, func, insert, or_, select
+from sqlalchemy import Connection, func, insert, select
 
 from tanhui.domain.ids import CommunityId, GatewayId, MeterId
 from tanhui.store.schema import ingest_batches, meters, readings
@@ -50,49 +50,40 @@ def existing(
 ) -> dict[tuple[MeterId, str, int], int]:
     """The stored values of those ``(meter, register, meter_time)`` keys that already exist.
 
-    One range query per meter over the unique index, so a batch costs as many index scans as it has
-    meters, not readings.
+    A batch usually holds every meter of a gateway over one time window, so one query per 500 meters over
+    that window (an index range scan per meter) finds them all; rows of the window that are not among
+    ``keys`` are dropped here.
     """
-    spans: dict[tuple[MeterId, str], tuple[int, int]] = {}
-    for meter_id, register, t in keys:
-        lo, hi = spans.get((meter_id, register), (t, t))
-        spans[(meter_id, register)] = (min(lo, t), max(hi, t))
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    meter_ids = sorted({k[0] for k in wanted})
+    lo = min(k[2] for k in wanted)
+    hi = max(k[2] for k in wanted)
     found: dict[tuple[MeterId, str, int], int] = {}
-    items = list(spans.items())
-    for start in range(0, len(items), 500):
-        chunk = items[start : start + 500]
-        condition = [
-            and_(
-                readings.c.meter_id == meter_id,
-                readings.c.register == register,
-                readings.c.meter_time.between(lo, hi),
-            )
-            for (meter_id, register), (lo, hi) in chunk
-        ]
-        query = select(
-            readings.c.meter_id, readings.c.register, readings.c.meter_time, readings.c.value
-        ).where(or_(*condition))
-        for row in conn.execute(query):
-            found[(MeterId(row.meter_id), row.register, int(row.meter_time))] = int(row.value)
+    for start in range(0, len(meter_ids), 500):
+        query = select(readings.c.meter_id, readings.c.register, readings.c.meter_time, readings.c.value).where(
+            readings.c.meter_id.in_(meter_ids[start : start + 500]), readings.c.meter_time.between(lo, hi)
+        )
+        for meter_id, register, meter_time, value in conn.execute(query):
+            key = (MeterId(meter_id), register, int(meter_time))
+            if key in wanted:
+                found[key] = int(value)
     return found
 
 
+_INSERT_COLUMNS = "meter_id, register, meter_time, value, batch_id, received_at"
+
+
 def add(conn: Connection, rows: Sequence[StoredReading], *, batch_id: int, received_at: int) -> None:
+    """Append readings; the unique key refuses a reading stored before (the caller checks first)."""
     if not rows:
         return
-    conn.execute(
-        insert(readings),
-        [
-            {
-                "meter_id": r.meter_id,
-                "register": r.register,
-                "meter_time": r.meter_time,
-                "value": r.value,
-                "batch_id": batch_id,
-                "received_at": received_at,
-            }
-            for r in rows
-        ],
+    # The DB-API's own executemany: SQLAlchemy's per-row parameter processing cost more than the insert.
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    statement = f"INSERT INTO readings ({_INSERT_COLUMNS}) VALUES ({', '.join([marker] * 6)})"  # noqa: S608
+    conn.exec_driver_sql(
+        statement, [(r.meter_id, r.register, r.meter_time, r.value, batch_id, received_at) for r in rows]
     )
 
 
