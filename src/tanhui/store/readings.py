@@ -62,7 +62,8 @@ def existing(
     hi = max(k[2] for k in wanted)
     found: dict[tuple[MeterId, str, int], int] = {}
     for start in range(0, len(meter_ids), 500):
-        query = select(readings.c.meter_id, readings.c.register, readings.c.meter_time, readings.c.value).where(
+        columns = (readings.c.meter_id, readings.c.register, readings.c.meter_time, readings.c.value)
+        query = select(*columns).where(
             readings.c.meter_id.in_(meter_ids[start : start + 500]), readings.c.meter_time.between(lo, hi)
         )
         for meter_id, register, meter_time, value in conn.execute(query):
