@@ -73,6 +73,9 @@ gateways = Table(
     # SHA-256 of a 256-bit random token: a slow password hash buys nothing for a secret with that
     # much entropy and would cost milliseconds on every ingest request (docs/decisions/0004).
     Column("token_sha256", String(64), nullable=False, unique=True),
+    # The same token as the gateway's MQTT password, hashed in Mosquitto's password-file format
+    # (PBKDF2-SHA512), so the broker's password file can be generated from the registry.
+    Column("mqtt_password_hash", String(255), nullable=True),
     Column("last_seq", BigInteger, nullable=True),
     Column("created_at", BigInteger, nullable=False),
 )
