@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from typing import Annotated
 
@@ -18,6 +19,8 @@ from tanhui.clock import utc_now
 from tanhui.ingest.mqtt import MqttIngestWorker
 from tanhui.ingest.pipeline import Ingestor
 from tanhui.jobs.accounting import account_community
+from tanhui.meters.errors import MeterError
+from tanhui.meters.protocols import PROTOCOLS, input_bytes
 from tanhui.settings import get_settings
 from tanhui.sim.county import build_county, envelopes
 from tanhui.store import migrate, registry
@@ -214,6 +217,26 @@ def sim(
                 advance,
             )
             console.print(json.dumps({"envelopes_published": count}))
+
+
+@app.command()
+def decode(
+    protocol: Annotated[str, typer.Option(help="dlt645, cjt188, dsmr or json")],
+    frame: Annotated[str, typer.Argument(help="the frame as hex, or - to read it from standard input")] = "-",
+) -> None:
+    """Decode one frame and print it as JSON; on bad input print the broken rule and exit 2."""
+    chosen = PROTOCOLS.get(protocol)
+    if chosen is None:
+        typer.echo(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}", err=True)
+        raise typer.Exit(2)
+    # Standard input is read as bytes: text mode would turn a DSMR telegram's CR LF into LF.
+    raw = sys.stdin.buffer.read() if frame == "-" else frame.encode("utf-8")
+    try:
+        described = chosen.describe(input_bytes(raw, chosen))
+    except MeterError as exc:
+        typer.echo(exc.diagnostics())
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(described, ensure_ascii=False, indent=2))
 
 
 if __name__ == "__main__":

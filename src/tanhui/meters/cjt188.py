@@ -401,11 +401,11 @@ class Frame:
 
 
 def _error(rule: str, message: str) -> Cjt188Error:
-    return Cjt188Error(f"{rule}: {message}", code=rule)
+    return Cjt188Error(message, code=rule)
 
 
 def _fieldwise(where: str, exc: bcd.BcdError) -> Cjt188Error:
-    return Cjt188Error(f"{exc.code}: {where}: {exc.message}", code=exc.code)
+    return Cjt188Error(f"{where}: {exc.message}", code=exc.code)
 
 
 # --- decoding -----------------------------------------------------------------------------------------

@@ -403,11 +403,11 @@ _KINDS: dict[type, str] = {
 
 
 def _error(rule: str, message: str) -> Dlt645Error:
-    return Dlt645Error(f"{rule}: {message}", code=rule)
+    return Dlt645Error(message, code=rule)
 
 
 def _fieldwise(where: str, exc: bcd.BcdError) -> Dlt645Error:
-    return Dlt645Error(f"{exc.code}: {where}: {exc.message}", code=exc.code)
+    return Dlt645Error(f"{where}: {exc.message}", code=exc.code)
 
 
 # --- decoding -----------------------------------------------------------------------------------------

@@ -180,3 +180,25 @@ def _reading_dict(r: MeterReading) -> dict[str, str]:
         "unit": r.unit,
         "time": r.time.isoformat(),
     }
+
+
+def describe(env: Envelope) -> dict[str, object]:
+    """A JSON-ready description of an envelope (``tanhui decode --protocol json``)."""
+    return {
+        "protocol": "json",
+        "version": VERSION,
+        "gateway": env.gateway,
+        "seq": env.seq,
+        "sent_at": env.sent_at.isoformat(),
+        "readings": [
+            {
+                "meter": r.meter,
+                "register": r.register,
+                "value": format(r.value, "f"),
+                "unit": r.unit,
+                "meter_time": r.time.isoformat(),
+            }
+            for r in env.readings
+        ],
+        "errors": [{"index": e.index, "rule": e.error.code, "message": e.error.message} for e in env.errors],
+    }

@@ -171,7 +171,7 @@ def test_hftangyu_request() -> None:
 
 def test_hftangyu_published_answer_has_a_wrong_checksum() -> None:
     error = _rule("checksum", _hex(HFTANGYU_ANSWER_AS_PUBLISHED))
-    assert error.message == "checksum: frame says 0x08, bytes sum to 0x13"
+    assert error.diagnostics() == "checksum: frame says 0x08, bytes sum to 0x13"
     assert isinstance(error, MeterError)
 
 

@@ -210,7 +210,7 @@ VALID = _hex("68 12 90 78 56 34 12 68 91 08 33 33 34 33 9A 78 56 34 88 16")
 def test_checksum_message_names_both_values() -> None:
     bad = VALID[:-2] + b"\x89\x16"
     error = _rule("checksum", bad)
-    assert error.message == "checksum: frame says 0x89, bytes sum to 0x88"
+    assert error.diagnostics() == "checksum: frame says 0x89, bytes sum to 0x88"
     assert isinstance(error, MeterError)
 
 
