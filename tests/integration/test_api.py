@@ -25,7 +25,7 @@ T0 = datetime(2026, 11, 24, 0, tzinfo=CST)
 
 
 def clock() -> datetime:
-    return datetime(2026, 11, 25, 3, tzinfo=UTC)
+    return datetime(2026, 11, 27, 3, tzinfo=UTC)
 
 
 @pytest.fixture

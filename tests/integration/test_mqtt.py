@@ -22,7 +22,7 @@ from .conftest import World
 
 pytestmark = pytest.mark.mqtt
 CST = timezone(timedelta(hours=8))
-T0 = datetime(2026, 11, 25, 10, tzinfo=CST)
+T0 = datetime(2026, 11, 20, 10, tzinfo=CST)
 
 
 def _publish(messages: list[tuple[str, bytes]]) -> None:

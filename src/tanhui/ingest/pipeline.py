@@ -1,28 +1,33 @@
-"""The ingest pipeline shared by the HTTP and MQTT transports.
+"""The ingest pipeline shared by the HTTP and MQTT transports, and by operator replays.
 
 One envelope is one transaction: its raw payload is kept as an ingest batch, its good readings are
 stored, and everything else goes to quarantine with its reason, so nothing is lost. The same reading
 delivered twice (MQTT QoS 1 redelivery, an HTTP retry) is stored once and counted as a duplicate; the
-same key with a different value is a conflict and is quarantined.
+same key with a different value is a conflict and is quarantined. Readings may arrive in any order:
+they are keyed and later ordered by meter time.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from tanhui.domain.ids import CommunityId, MeterId
-from tanhui.domain.quantity import canonical_unit
 from tanhui.domain.reading import MeterReading
-from tanhui.ingest.reasons import Reason
+from tanhui.ingest.checks import Context, first_violation
+from tanhui.ingest.reasons import CHECKSUM_CODES, Reason
+from tanhui.ingest.rules import IngestRules
 from tanhui.meters import envelope
+from tanhui.meters.envelope import FrameItem
+from tanhui.meters.errors import MeterError
+from tanhui.meters.frames import readings_from_frame
 from tanhui.store import quarantine, registry
 from tanhui.store import readings as readings_repo
 from tanhui.store.quarantine import Rejection
@@ -31,29 +36,46 @@ from tanhui.store.registry import Gateway, Meter
 
 log = structlog.get_logger(__name__)
 
+Key = tuple[MeterId, str, int]
+
 
 @dataclass(slots=True)
 class IngestResult:
-    """What became of one envelope."""
+    """What became of one envelope (or one replayed quarantine entry)."""
 
     batch_id: int | None = None
     stored: int = 0
     duplicates: int = 0
     quarantined: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    rejections: list[Rejection] = field(default_factory=list)
 
-    def reject(self, reason: str) -> None:
+    def reject(self, rejection: Rejection) -> None:
         self.quarantined += 1
-        self.reasons[reason] = self.reasons.get(reason, 0) + 1
+        self.reasons[rejection.reason] = self.reasons.get(rejection.reason, 0) + 1
+        self.rejections.append(rejection)
+
+
+@dataclass(slots=True)
+class _Sorted:
+    """The outcome of checking a list of items, before anything is written."""
+
+    new_rows: list[StoredReading] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    duplicates: int = 0
 
 
 class Ingestor:
-    """Checks and stores envelopes for one installation. Thread-safe: it keeps only a meter cache."""
+    """Checks and stores envelopes for one installation. Thread-safe: it caches only the registry."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, engine: Engine, clock: Callable[[], datetime], rules: IngestRules | None = None
+    ) -> None:
         self._engine = engine
         self._clock = clock
+        self.rules = rules if rules is not None else IngestRules.load()
         self._meters: dict[tuple[CommunityId, str], Meter] = {}
+        self._zones: dict[CommunityId, ZoneInfo] = {}
 
     def now(self) -> datetime:
         return self._clock()
@@ -75,71 +97,185 @@ class Ingestor:
         received_at = int(self._clock().timestamp())
         result = IngestResult()
         with self._engine.begin() as conn:
-
-            def quarantine_all(rejections: list[Rejection]) -> None:
-                quarantine.put(
-                    conn,
-                    rejections,
-                    community_id=gateway.community_id,
-                    gateway_id=gateway.id,
-                    transport=transport,
-                    received_at=received_at,
-                )
-                for r in rejections:
-                    result.reject(r.reason)
-
             try:
                 env = envelope.decode(payload)
             except envelope.EnvelopeError as exc:
-                quarantine_all([Rejection(Reason.MALFORMED_ENVELOPE, exc.message, payload)])
+                self._quarantine(
+                    conn,
+                    gateway,
+                    transport,
+                    received_at,
+                    result,
+                    [Rejection(Reason.MALFORMED_ENVELOPE, exc.message, payload)],
+                )
                 return result
             if env.gateway != gateway.name:
                 message = (
                     f"envelope names gateway {env.gateway!r} but was sent with {gateway.name!r}'s credentials"
                 )
-                quarantine_all([Rejection(Reason.GATEWAY_MISMATCH, message, payload)])
+                self._quarantine(
+                    conn,
+                    gateway,
+                    transport,
+                    received_at,
+                    result,
+                    [Rejection(Reason.GATEWAY_MISMATCH, message, payload)],
+                )
                 return result
+            sorted_items = self._sort(conn, gateway, env.items, received_at)
+            self._store(conn, gateway, transport, received_at, env.seq, payload, sorted_items, result)
+            registry.advance_gateway_seq(conn, gateway.id, env.seq)
+        return result
 
-            rejections = [Rejection(Reason.MALFORMED_READING, e.error.message, e.raw) for e in env.errors]
-            candidates: dict[tuple[MeterId, str, int], tuple[int, MeterReading]] = {}
-            for reading in env.readings:
-                checked = self._check(conn, gateway, reading)
+    def replay_item(self, raw: bytes, *, gateway: Gateway) -> IngestResult:
+        """Re-run a quarantined reading or envelope through the checks (after an operator's fix).
+
+        Nothing is quarantined again: the result's ``rejections`` say why it still fails, and the caller
+        leaves the quarantine entry open. Accepted readings are stored in a batch of transport
+        ``replay`` whose payload is the quarantined bytes.
+        """
+        received_at = int(self._clock().timestamp())
+        result = IngestResult()
+        with self._engine.begin() as conn:
+            try:
+                env = envelope.decode(raw)
+                items: Sequence[MeterReading | FrameItem | envelope.ItemError] = env.items
+            except envelope.EnvelopeError:
+                try:
+                    items = [envelope.decode_item(raw)]
+                except envelope.EnvelopeError as exc:
+                    result.reject(Rejection(Reason.MALFORMED_READING, exc.message, raw))
+                    return result
+            sorted_items = self._sort(conn, gateway, items, received_at)
+            for rejection in sorted_items.rejections:
+                result.reject(rejection)
+            if result.rejections:
+                conn.rollback()
+                return result
+            sorted_items.rejections = []
+            self._store(conn, gateway, "replay", received_at, 0, raw, sorted_items, result)
+        return result
+
+    def _sort(
+        self,
+        conn: Connection,
+        gateway: Gateway,
+        items: Sequence[MeterReading | FrameItem | envelope.ItemError],
+        received_at: int,
+    ) -> _Sorted:
+        out = _Sorted()
+        candidates: dict[Key, tuple[int, MeterReading]] = {}
+        for item in items:
+            if isinstance(item, envelope.ItemError):
+                out.rejections.append(Rejection(Reason.MALFORMED_READING, item.error.message, item.raw))
+                continue
+            readings = (
+                [item] if isinstance(item, MeterReading) else self._from_frame(conn, gateway, item, out)
+            )
+            for reading in readings:
+                checked = self._check(conn, gateway, reading, received_at)
                 if isinstance(checked, Rejection):
-                    rejections.append(checked)
+                    out.rejections.append(checked)
                     continue
                 key, value = checked
                 if key in candidates and candidates[key][0] != value:
-                    rejections.append(_conflict(reading, candidates[key][0]))
+                    out.rejections.append(_conflict(reading, candidates[key][0]))
                 elif key in candidates:
-                    result.duplicates += 1
+                    out.duplicates += 1
                 else:
                     candidates[key] = (value, reading)
+        stored = readings_repo.existing(conn, candidates.keys())
+        for key, (value, reading) in candidates.items():
+            if key not in stored:
+                out.new_rows.append(StoredReading(key[0], key[1], key[2], value))
+            elif stored[key] == value:
+                out.duplicates += 1
+            else:
+                out.rejections.append(_conflict(reading, stored[key]))
+        return out
 
-            stored = readings_repo.existing(conn, candidates.keys())
-            new_rows: list[StoredReading] = []
-            for key, (value, reading) in candidates.items():
-                if key not in stored:
-                    new_rows.append(StoredReading(key[0], key[1], key[2], value))
-                elif stored[key] == value:
-                    result.duplicates += 1
-                else:
-                    rejections.append(_conflict(reading, stored[key]))
+    def _store(
+        self,
+        conn: Connection,
+        gateway: Gateway,
+        transport: str,
+        received_at: int,
+        seq: int,
+        payload: bytes,
+        sorted_items: _Sorted,
+        result: IngestResult,
+    ) -> None:
+        result.duplicates += sorted_items.duplicates
+        if sorted_items.new_rows:
+            result.batch_id = readings_repo.add_batch(
+                conn,
+                gateway_id=gateway.id,
+                seq=seq,
+                transport=transport,
+                received_at=received_at,
+                sha256=hashlib.sha256(payload).hexdigest(),
+                payload=payload,
+            )
+            readings_repo.add(conn, sorted_items.new_rows, batch_id=result.batch_id, received_at=received_at)
+            result.stored = len(sorted_items.new_rows)
+        self._quarantine(conn, gateway, transport, received_at, result, sorted_items.rejections)
 
-            if new_rows:
-                result.batch_id = readings_repo.add_batch(
-                    conn,
-                    gateway_id=gateway.id,
-                    seq=env.seq,
-                    transport=transport,
-                    received_at=received_at,
-                    sha256=hashlib.sha256(payload).hexdigest(),
-                    payload=payload,
+    def _quarantine(
+        self,
+        conn: Connection,
+        gateway: Gateway,
+        transport: str,
+        received_at: int,
+        result: IngestResult,
+        rejections: list[Rejection],
+    ) -> None:
+        quarantine.put(
+            conn,
+            rejections,
+            community_id=gateway.community_id,
+            gateway_id=gateway.id,
+            transport=transport,
+            received_at=received_at,
+        )
+        for rejection in rejections:
+            result.reject(rejection)
+
+    def _from_frame(
+        self, conn: Connection, gateway: Gateway, item: FrameItem, out: _Sorted
+    ) -> list[MeterReading]:
+        raw = envelope.encode_reading(item)
+        try:
+            readings = readings_from_frame(
+                item.protocol, item.frame, read_at=item.time, tz=self._zone(conn, gateway)
+            )
+        except MeterError as exc:
+            if exc.code in CHECKSUM_CODES:
+                reason = Reason.BAD_CHECKSUM
+            elif exc.code == "abnormal_answer":
+                reason = Reason.ABNORMAL_ANSWER
+            else:
+                reason = Reason.MALFORMED_FRAME
+            out.rejections.append(Rejection(reason, f"{item.protocol}: {exc.diagnostics()}", raw, item.meter))
+            return []
+        if item.meter is not None and any(r.meter != item.meter for r in readings):
+            found = sorted({r.meter for r in readings})
+            out.rejections.append(
+                Rejection(
+                    Reason.FRAME_MISMATCH,
+                    f"the item says meter {item.meter} but the frame is from {', '.join(found)}",
+                    raw,
+                    item.meter,
                 )
-                readings_repo.add(conn, new_rows, batch_id=result.batch_id, received_at=received_at)
-                result.stored = len(new_rows)
-            quarantine_all(rejections)
-            registry.advance_gateway_seq(conn, gateway.id, env.seq)
-        return result
+            )
+            return []
+        return readings
+
+    def _zone(self, conn: Connection, gateway: Gateway) -> ZoneInfo:
+        zone = self._zones.get(gateway.community_id)
+        if zone is None:
+            zone = ZoneInfo(registry.get_community(conn, gateway.community_id).timezone)
+            self._zones[gateway.community_id] = zone
+        return zone
 
     def _meter(self, conn: Connection, community_id: CommunityId, serial: str) -> Meter | None:
         key = (community_id, serial)
@@ -151,12 +287,12 @@ class Ingestor:
         return meter
 
     def forget_meters(self) -> None:
-        """Drop the meter cache (after an operator changes the registry)."""
+        """Drop the registry cache (after an operator changes meters)."""
         self._meters.clear()
 
     def _check(
-        self, conn: Connection, gateway: Gateway, reading: MeterReading
-    ) -> Rejection | tuple[tuple[MeterId, str, int], int]:
+        self, conn: Connection, gateway: Gateway, reading: MeterReading, received_at: int
+    ) -> Rejection | tuple[Key, int]:
         meter = self._meter(conn, gateway.community_id, reading.meter)
         if meter is None:
             return Rejection(
@@ -166,38 +302,11 @@ class Ingestor:
                 _raw(reading),
                 reading.meter,
             )
-        if meter.gateway_id is not None and meter.gateway_id != gateway.id:
-            return Rejection(
-                Reason.GATEWAY_NOT_ALLOWED,
-                f"meter {reading.meter} is assigned to another gateway, not {gateway.name}",
-                _raw(reading),
-                reading.meter,
-            )
-        if canonical_unit(reading.unit) != meter.unit:
-            return Rejection(
-                Reason.UNIT_MISMATCH,
-                f"meter {reading.meter} counts in {meter.unit}, the reading says {reading.unit!r}",
-                _raw(reading),
-                reading.meter,
-            )
-        counts = reading.value / meter.resolution
-        if counts != counts.to_integral_value():
-            return Rejection(
-                Reason.RESOLUTION_MISMATCH,
-                f"meter {reading.meter}: {reading.value} is not a multiple of its resolution "
-                f"{meter.resolution}",
-                _raw(reading),
-                reading.meter,
-            )
-        if not Decimal(0) <= counts < meter.capacity:
-            return Rejection(
-                Reason.REGISTER_OUT_OF_RANGE,
-                f"meter {reading.meter}: {reading.value} is outside the register's range "
-                f"[0, {meter.capacity * meter.resolution})",
-                _raw(reading),
-                reading.meter,
-            )
-        return (meter.id, reading.register, int(reading.time.timestamp())), int(counts)
+        context = Context(meter, reading, gateway, received_at, self.rules)
+        violation = first_violation(context)
+        if violation is not None:
+            return Rejection(violation[0], violation[1], _raw(reading), reading.meter)
+        return (meter.id, reading.register, context.meter_time), int(context.counts)
 
 
 def _conflict(reading: MeterReading, stored_counts: int) -> Rejection:

@@ -1,4 +1,4 @@
-"""Machine-readable reasons a payload or reading lands in quarantine."""
+"""Machine-readable reasons a payload or reading lands in quarantine (docs/gateways.md lists them)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from enum import StrEnum
 class Reason(StrEnum):
     MALFORMED_ENVELOPE = "malformed_envelope"
     MALFORMED_READING = "malformed_reading"
+    MALFORMED_FRAME = "malformed_frame"
+    BAD_CHECKSUM = "bad_checksum"
+    ABNORMAL_ANSWER = "abnormal_answer"
+    FRAME_MISMATCH = "frame_mismatch"
     GATEWAY_MISMATCH = "gateway_mismatch"
     UNKNOWN_GATEWAY = "unknown_gateway"
     UNKNOWN_METER = "unknown_meter"
@@ -15,4 +19,10 @@ class Reason(StrEnum):
     UNIT_MISMATCH = "unit_mismatch"
     RESOLUTION_MISMATCH = "resolution_mismatch"
     REGISTER_OUT_OF_RANGE = "register_out_of_range"
+    METER_CLOCK_AHEAD = "meter_clock_ahead"
+    METER_CLOCK_BEHIND = "meter_clock_behind"
     CONFLICTING_DUPLICATE = "conflicting_duplicate"
+
+
+# Codec error codes that mean the bytes were damaged on the way, as opposed to malformed content.
+CHECKSUM_CODES = frozenset({"checksum", "crc"})
