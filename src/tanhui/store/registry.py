@@ -119,6 +119,13 @@ def create_household(
     return HouseholdId(result.scalar_one())
 
 
+def household_by_code(conn: Connection, community_id: CommunityId, code: str) -> HouseholdId | None:
+    row = conn.execute(
+        select(households.c.id).where(households.c.community_id == community_id, households.c.code == code)
+    ).first()
+    return None if row is None else HouseholdId(row.id)
+
+
 def create_gateway(
     conn: Connection, *, community_id: CommunityId, name: str, now: int
 ) -> tuple[GatewayId, str]:

@@ -51,9 +51,12 @@ def current_user(request: Request) -> User | None:
     settings: Settings = state.settings
     now = int(state.clock().timestamp())
     user_id: int | None = None
-    token = _bearer(request)
-    if token is not None:
-        user_id = tokens.verify(API_PURPOSE, token, now=now, secret=settings.secret_key)
+    # The API takes bearer tokens only and pages the session cookie only: a cookie sent along by a
+    # browser to a state-changing API call would be a cross-site request forgery waiting to happen.
+    if request.url.path.startswith("/api/"):
+        token = _bearer(request)
+        if token is not None:
+            user_id = tokens.verify(API_PURPOSE, token, now=now, secret=settings.secret_key)
     else:
         cookie = request.cookies.get(SESSION_COOKIE)
         if cookie:

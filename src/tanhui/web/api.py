@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
@@ -13,9 +14,10 @@ from starlette.concurrency import run_in_threadpool
 
 from tanhui.domain.ids import CommunityId
 from tanhui.domain.quantity import Quantity
+from tanhui.ingest import actions
 from tanhui.ingest.pipeline import Ingestor
 from tanhui.settings import Settings
-from tanhui.store import registry, users
+from tanhui.store import quarantine, registry, users
 from tanhui.web import account, tokens
 from tanhui.web.access import (
     API_PURPOSE,
@@ -182,3 +184,150 @@ async def ingest(request: Request, gateway: AuthenticatedGateway) -> IngestOut:
         quarantined=result.quarantined,
         reasons=result.reasons,
     )
+
+
+class QuarantineOut(BaseModel):
+    id: int
+    received_at: datetime
+    transport: str
+    reason: str
+    message: str
+    meter: str | None
+    status: str
+    raw: str = Field(description="the rejected bytes: UTF-8 text when they are, else hex")
+    raw_encoding: str
+
+
+class ReplayOut(BaseModel):
+    id: int
+    accepted: bool
+    stored: int
+    duplicates: int
+    reasons: list[str]
+    messages: list[str]
+
+
+class DiscardIn(BaseModel):
+    note: str = Field(min_length=1, max_length=500)
+
+
+class MeterIn(BaseModel):
+    serial: str = Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z_-]+$")
+    kind: Quantity
+    household: str = Field(min_length=1, max_length=64, description="household code")
+    protocol: str = Field(pattern=r"^(json|dlt645|cjt188|dsmr)$")
+    resolution: Decimal = Field(gt=0)
+    capacity: int = Field(gt=0, description="register counts at which it wraps")
+    installed_on: date
+    gateway: str | None = None
+
+
+class MeterOut(BaseModel):
+    id: int
+    serial: str
+
+
+def _raw_text(raw: bytes) -> tuple[str, str]:
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return raw.hex(), "hex"
+
+
+@router.get(
+    "/quarantine", responses={401: {"description": "not signed in"}, 403: {"description": "operators only"}}
+)
+def list_quarantine(
+    request: Request,
+    user: Operator,
+    reason: str | None = None,
+    status: Literal["open", "replayed", "discarded"] | None = "open",
+    meter: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[QuarantineOut]:
+    """Quarantined payloads and readings of the operator's community, newest first."""
+    engine: Engine = request.app.state.engine
+    with engine.connect() as conn:
+        found = quarantine.entries(
+            conn,
+            user.community_id,
+            reason=reason,
+            status=status,
+            meter_serial=meter,
+            limit=limit,
+            offset=offset,
+        )
+    out = []
+    for e in found:
+        text, encoding = _raw_text(e.raw)
+        out.append(
+            QuarantineOut(
+                id=e.id,
+                received_at=datetime.fromtimestamp(e.received_at, UTC),
+                transport=e.transport,
+                reason=e.reason,
+                message=e.message,
+                meter=e.meter_serial,
+                status=e.status,
+                raw=text,
+                raw_encoding=encoding,
+            )
+        )
+    return out
+
+
+_ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "not signed in"},
+    403: {"description": "operators only"},
+    404: {"description": "no such entry"},
+    409: {"description": "not open any more"},
+}
+
+
+@router.post("/quarantine/{entry_id}/replay", responses=_ACTION_ERRORS)
+def replay_quarantined(request: Request, entry_id: int, user: Operator) -> ReplayOut:
+    """Run an entry through the checks again (after a fix); it closes as replayed when it passes."""
+    outcome = actions.replay(
+        request.app.state.engine,
+        request.app.state.ingestor,
+        user.community_id,
+        entry_id,
+        operator=user.username,
+    )
+    return ReplayOut(
+        id=outcome.entry_id,
+        accepted=outcome.accepted,
+        stored=outcome.stored,
+        duplicates=outcome.duplicates,
+        reasons=list(outcome.reasons),
+        messages=list(outcome.messages),
+    )
+
+
+@router.post("/quarantine/{entry_id}/discard", status_code=204, responses=_ACTION_ERRORS)
+def discard_quarantined(request: Request, entry_id: int, body: DiscardIn, user: Operator) -> None:
+    """Close an entry without storing it; the note says why."""
+    actions.discard(
+        request.app.state.engine, user.community_id, entry_id, operator=user.username, note=body.note
+    )
+
+
+@router.post("/meters", status_code=201, responses=_ACTION_ERRORS)
+def register_meter(request: Request, body: MeterIn, user: Operator) -> MeterOut:
+    """Register a meter for a household of the operator's community."""
+    meter_id = actions.register_meter(
+        request.app.state.engine,
+        user.community_id,
+        operator=user.username,
+        serial=body.serial,
+        kind=body.kind,
+        household_code=body.household,
+        protocol=body.protocol,
+        resolution=body.resolution,
+        capacity=body.capacity,
+        installed_on=body.installed_on,
+        gateway_name=body.gateway,
+    )
+    request.app.state.ingestor.forget_meters()
+    return MeterOut(id=meter_id, serial=body.serial)

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from tanhui.clock import utc_now
+from tanhui.ingest.actions import ActionError
 from tanhui.ingest.pipeline import Ingestor
 from tanhui.settings import Settings
 from tanhui.store.engine import make_engine
@@ -66,6 +67,11 @@ def create_app(
             return JSONResponse({"detail": "your role may not do this"}, status_code=403)
         text = translations(pages.locale_of(request)).gettext("Your role may not open this page.")
         return Response(text, status_code=403, media_type="text/plain; charset=utf-8")
+
+    @app.exception_handler(ActionError)
+    def action_refused(_request: Request, exc: ActionError) -> Response:
+        status = {"not_found": 404, "not_open": 409, "exists": 409}.get(exc.code, 422)
+        return JSONResponse({"detail": exc.message, "code": exc.code}, status_code=status)
 
     @app.exception_handler(NotFound)
     def not_found(request: Request, _exc: NotFound) -> Response:
