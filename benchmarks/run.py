@@ -1,4 +1,7 @@
-"""`make bench`: run every benchmark in one process and write benchmarks/results.{md,json}."""
+"""`make bench`: run every benchmark in one process and write benchmarks/results.{md,json}.
+
+`python -m benchmarks.run --quick` runs smaller workloads (for checking the harness, not for figures).
+"""
 
 from __future__ import annotations
 
@@ -7,45 +10,66 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import ingest_http, machine
+from benchmarks import codecs, ingest_http, machine
 
 HERE = Path(__file__).resolve().parent
+
+
+def _table(rows: list[dict[str, object]], columns: list[tuple[str, str]]) -> list[str]:
+    lines = ["| " + " | ".join(title for title, _ in columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        cells = []
+        for _, key in columns:
+            value = row[key]
+            cells.append(f"{value:,}" if isinstance(value, int) else str(value))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def main() -> None:
     quick = "--quick" in sys.argv
     started = datetime.now(UTC)
-    results = {
+    results: dict[str, list[dict[str, object]]] = {
+        "codecs": codecs.run(frames_per_codec=50 if quick else 200, seconds=0.3 if quick else 2.0),
         "ingest_http": ingest_http.run(households=20 if quick else 100, days=2 if quick else 7),
     }
-    report = {
-        "ran_at": started.isoformat(timespec="seconds"),
-        "machine": machine.describe(),
-        "results": results,
-    }
+    info = machine.describe()
+    report = {"ran_at": started.isoformat(timespec="seconds"), "machine": info, "results": results}
     (HERE / "results.json").write_text(
         json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     lines = [
         "# Benchmark results",
         "",
-        f"Ran {report['ran_at']} on {report['machine']['cpu']} ({report['machine']['cores']} cores, "
-        f"{report['machine']['memory']}), Python {report['machine']['python']}, load average "
-        f"{report['machine']['load_average']} at the end.",
+        f"Ran {report['ran_at']} on {info['cpu']} ({info['cores']} cores, {info['memory']}), "
+        f"Python {info['python']}, {info['postgresql_client']}; "
+        f"load average {info['load_average']} at the end.",
+        "",
+        "## Codecs beside their peers (issue 4)",
+        "",
+        "The same frames through each decoder; whole passes for at least two seconds.",
+        "",
+        *_table(
+            results["codecs"],
+            [("protocol", "protocol"), ("decoder", "decoder"), ("frames/s", "frames_per_s")],
+        ),
         "",
         "## Ingest over HTTP (issue 3)",
         "",
         "Envelopes of up to 5,000 readings posted one request at a time to the app on loopback;",
         "the limit is a binary COPY of the same stored rows into an identical table on the same PostgreSQL.",
         "",
-        "| path | readings | seconds | readings/s | share of COPY |",
-        "|---|---:|---:|---:|---:|",
+        *_table(
+            results["ingest_http"],
+            [
+                ("path", "name"),
+                ("readings", "readings"),
+                ("seconds", "seconds"),
+                ("readings/s", "readings_per_s"),
+                ("share of COPY", "share_of_copy"),
+            ],
+        ),
     ]
-    for row in results["ingest_http"]:
-        lines.append(
-            f"| {row['name']} | {row['readings']:,} | {row['seconds']} | {row['readings_per_s']:,} | "
-            f"{row['share_of_copy']:.1%} |"
-        )
     (HERE / "results.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 
