@@ -20,19 +20,29 @@ from tanhui.store.registry import Gateway, Meter
 
 @dataclass(frozen=True, slots=True)
 class Context:
+    """One reading with what the checks need, each derived value computed once."""
+
     meter: Meter
     reading: MeterReading
     gateway: Gateway
     received_at: int
     rules: IngestRules
+    meter_time: int
+    counts: Decimal
 
-    @property
-    def meter_time(self) -> int:
-        return int(self.reading.time.timestamp())
-
-    @property
-    def counts(self) -> Decimal:
-        return self.reading.value / self.meter.resolution
+    @classmethod
+    def of(
+        cls, meter: Meter, reading: MeterReading, gateway: Gateway, received_at: int, rules: IngestRules
+    ) -> Context:
+        return cls(
+            meter,
+            reading,
+            gateway,
+            received_at,
+            rules,
+            int(reading.time.timestamp()),
+            reading.value / meter.resolution,
+        )
 
 
 def _gateway(c: Context) -> str | None:

@@ -302,7 +302,7 @@ class Ingestor:
                 _raw(reading),
                 reading.meter,
             )
-        context = Context(meter, reading, gateway, received_at, self.rules)
+        context = Context.of(meter, reading, gateway, received_at, self.rules)
         violation = first_violation(context)
         if violation is not None:
             return Rejection(violation[0], violation[1], _raw(reading), reading.meter)
