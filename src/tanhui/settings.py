@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     cookie_secure: bool = True
     token_ttl_seconds: int = 3600
     session_ttl_seconds: int = 8 * 3600
+    # Failed sign-ins allowed per account and per client address within the window (web/ratelimit.py).
+    login_max_failures: int = 10
+    login_window_seconds: int = 15 * 60
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -16,7 +16,9 @@ from tanhui.jobs.accounting import account_community
 from tanhui.meters import envelope
 from tanhui.settings import Settings
 from tanhui.store.factor_files import load_factor_sets
+from tanhui.web import ratelimit
 from tanhui.web.app import create_app
+from tanhui.web.ratelimit import LoginLimiter
 
 from .conftest import World
 
@@ -160,3 +162,34 @@ def test_pages_send_anonymous_visitors_to_login(client: TestClient) -> None:
     response = client.get("/account", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"].startswith("/login")
+
+
+def test_sign_in_is_rate_limited_per_account(client: TestClient) -> None:
+    limit = Settings().login_max_failures
+    for _ in range(limit):
+        assert (
+            client.post("/api/v1/auth/token", data={"username": "bob", "password": "guess"}).status_code
+            == 401
+        )
+    locked = client.post("/api/v1/auth/token", data={"username": "bob", "password": "bob-password"})
+    assert locked.status_code == 429
+    assert int(locked.headers["retry-after"]) > 0
+    # The same address is limited too: guessing across accounts from one place does not help.
+    assert (
+        client.post(
+            "/api/v1/auth/token", data={"username": "alice", "password": "alice-password"}
+        ).status_code
+        == 429
+    )
+
+
+def test_the_limiter_counts_accounts_and_addresses_separately() -> None:
+    limiter = LoginLimiter(max_failures=2, window_seconds=60)
+    limiter.failed(ratelimit.keys("Bob", "10.0.0.1"), now=0)
+    limiter.failed(ratelimit.keys("bob", "10.0.0.2"), now=1)
+    assert limiter.blocked(ratelimit.keys("bob", "10.0.0.3"), now=2) > 0  # the account
+    assert limiter.blocked(ratelimit.keys("alice", "10.0.0.3"), now=2) == 0
+    assert limiter.blocked(ratelimit.keys("bob", "10.0.0.3"), now=62) == 0  # the window slid
+    limiter.failed(ratelimit.keys("carol", "10.0.0.9"), now=100)
+    limiter.failed(ratelimit.keys("dave", "10.0.0.9"), now=100)
+    assert limiter.blocked(ratelimit.keys("erin", "10.0.0.9"), now=101) > 0  # the address

@@ -17,7 +17,7 @@ from tanhui.domain.quantity import Quantity
 from tanhui.ingest import actions
 from tanhui.ingest.pipeline import Ingestor
 from tanhui.settings import Settings
-from tanhui.store import quarantine, registry, users
+from tanhui.store import quarantine, registry
 from tanhui.web import account, tokens
 from tanhui.web.access import (
     API_PURPOSE,
@@ -27,7 +27,7 @@ from tanhui.web.access import (
     Operator,
     ResidentOrOperator,
 )
-from tanhui.web.passwords import DUMMY_HASH, verify_password
+from tanhui.web.signin import authenticate
 
 router = APIRouter(prefix="/api/v1")
 
@@ -98,20 +98,16 @@ def _community_factor_set(request: Request, community_id: int) -> str:
 
 
 @router.post(
-    "/auth/token", dependencies=[Depends(PUBLIC)], responses={401: {"description": "bad credentials"}}
+    "/auth/token",
+    dependencies=[Depends(PUBLIC)],
+    responses={401: {"description": "bad credentials"}, 429: {"description": "too many failed attempts"}},
 )
 def issue_token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
     """OAuth2 password flow: a username and password for a bearer token."""
     state = request.app.state
     settings: Settings = state.settings
-    engine: Engine = state.engine
-    with engine.connect() as conn:
-        found = users.credentials(conn, form.username)
-    if found is None:
-        verify_password(DUMMY_HASH, form.password)
-        raise NotAuthenticated()
-    user, stored_hash = found
-    if not verify_password(stored_hash, form.password):
+    user = authenticate(request, form.username, form.password)
+    if user is None:
         raise NotAuthenticated()
     expires = int(state.clock().timestamp()) + settings.token_ttl_seconds
     return Token(

@@ -20,6 +20,8 @@ from tanhui.store.factor_files import load_factor_sets
 from tanhui.web import api, pages
 from tanhui.web.access import PUBLIC, Forbidden, NotAuthenticated, NotFound
 from tanhui.web.i18n import translations
+from tanhui.web.ratelimit import LoginLimiter
+from tanhui.web.signin import TooManyAttempts
 
 STATIC = Path(__file__).with_name("static")
 
@@ -44,6 +46,7 @@ def create_app(
     app.state.clock = clock
     app.state.ingestor = Ingestor(app.state.engine, clock)
     app.state.factor_sets = load_factor_sets(settings.data_dir / "factors")
+    app.state.login_limiter = LoginLimiter(settings.login_max_failures, settings.login_window_seconds)
 
     app.include_router(api.router)
     app.include_router(pages.router)
@@ -67,6 +70,14 @@ def create_app(
             return JSONResponse({"detail": "your role may not do this"}, status_code=403)
         text = translations(pages.locale_of(request)).gettext("Your role may not open this page.")
         return Response(text, status_code=403, media_type="text/plain; charset=utf-8")
+
+    @app.exception_handler(TooManyAttempts)
+    def too_many_attempts(_request: Request, exc: TooManyAttempts) -> Response:
+        return JSONResponse(
+            {"detail": "too many failed sign-ins; try again later"},
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
 
     @app.exception_handler(ActionError)
     def action_refused(_request: Request, exc: ActionError) -> Response:

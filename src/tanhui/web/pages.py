@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from tanhui.domain.quantity import Quantity
 from tanhui.domain.roles import Role
 from tanhui.settings import Settings
-from tanhui.store import registry, users
+from tanhui.store import registry
 from tanhui.store.users import User
 from tanhui.web import account, tokens
 from tanhui.web.access import (
@@ -31,7 +31,7 @@ from tanhui.web.access import (
     ResidentOrOperator,
 )
 from tanhui.web.i18n import LOCALES, Formatter, negotiate, translations
-from tanhui.web.passwords import DUMMY_HASH, verify_password
+from tanhui.web.signin import TooManyAttempts, authenticate
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
@@ -110,16 +110,15 @@ def login(
         return render(request, "login.html", {"next": _safe_next(next), "error": "csrf"}, status_code=400)
     state = request.app.state
     settings: Settings = state.settings
-    engine: Engine = state.engine
-    with engine.connect() as conn:
-        found = users.credentials(conn, username)
-    if found is None:
-        verify_password(DUMMY_HASH, password)
-        return render(
-            request, "login.html", {"next": _safe_next(next), "error": "credentials"}, status_code=401
+    try:
+        account_user = authenticate(request, username, password)
+    except TooManyAttempts as exc:
+        response = render(
+            request, "login.html", {"next": _safe_next(next), "error": "locked"}, status_code=429
         )
-    account_user, stored_hash = found
-    if not verify_password(stored_hash, password):
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    if account_user is None:
         return render(
             request, "login.html", {"next": _safe_next(next), "error": "credentials"}, status_code=401
         )
