@@ -31,3 +31,17 @@ def line(factor_set: FactorSet, quantity: Quantity, amount: Decimal) -> Footprin
 def to_milligrams(kg: Decimal) -> int:
     """kg as whole milligrams (half-even), the integer unit in which the store sums emissions."""
     return int((kg * MILLIGRAMS_PER_KG).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+def decimal_text(value: Decimal) -> str:
+    """``value`` as a plain decimal string without exponent or trailing zeros (``530.6``, ``1000``).
+
+    JSON carries accounting numbers as such strings, so no reader turns them into binary floats.
+    """
+    normal = value.normalize()
+    return format(normal if normal != 0 else Decimal(0), "f")
+
+
+def factor_text(value: Decimal) -> str:
+    """A factor as published, trailing zeros kept (``0.17700``): its digits are part of its source."""
+    return format(value, "f")

@@ -52,6 +52,8 @@ def _minimal(**overrides: object) -> dict[str, object]:
                 "value": "0.5",
                 "unit": "kg CO2/kWh",
                 "basis": "CO2",
+                "method": "location",
+                "confidence": "R",
                 "publisher": "p",
                 "document": "d",
                 "year": 2023,
@@ -85,3 +87,86 @@ def test_a_missing_quantity_is_a_clear_error() -> None:
     factor_set = parse_factor_set(_minimal())
     with pytest.raises(AccountingError, match="no factor for gas"):
         factor_set.factor(Quantity.GAS)
+
+
+def _factor(**overrides: object) -> dict[str, object]:
+    body = dict(_minimal()["factors"][0])  # type: ignore[index]
+    body.update(overrides)
+    return body
+
+
+@pytest.mark.parametrize(
+    ("factor", "rule"),
+    [
+        ({"basis": "CO2 only"}, "basis"),
+        ({"basis": "CO2e", "unit": "kg CO2e/kWh"}, "GWP set"),
+        ({"basis": "CO2", "gwp": "AR5"}, "needs no GWP set"),
+        ({"unit": "kg CO2e/kWh"}, "must read 'kg CO2/"),
+        ({"unit": "kg CO2/m3"}, "must be per kWh"),
+        ({"method": "marginal"}, "method"),
+        ({"confidence": "not transcribed"}, "confidence mark"),
+        ({"value": 0.5}, "must be written as a string"),
+        ({"method": "market-residual"}, "needs its own key"),
+    ],
+)
+def test_each_factor_rule_is_named_when_broken(factor: dict[str, object], rule: str) -> None:
+    with pytest.raises(AccountingError, match=rule):
+        parse_factor_set(_minimal(factors=[_factor(**factor)]))
+
+
+def test_a_residual_factor_sits_beside_the_location_based_one() -> None:
+    residual = _factor(key="electricity-residual", method="market-residual", value="0.6")
+    factor_set = parse_factor_set(_minimal(factors=[_factor(), residual]))
+    assert factor_set.factor(Quantity.ELECTRICITY).value == Decimal("0.5")
+    found = factor_set.residual()
+    assert found is not None and found.value == Decimal("0.6")
+    assert factor_set.market_based_unavailable == ""
+    assert list(factor_set.factors) == [Quantity.ELECTRICITY]  # the web pages list primaries only
+
+
+def test_a_set_without_a_residual_says_market_based_is_unavailable() -> None:
+    factor_set = parse_factor_set(_minimal(market_based_unavailable="no residual mix transcribed"))
+    assert factor_set.residual() is None
+    assert factor_set.market_based_unavailable == "no residual mix transcribed"
+    with pytest.raises(AccountingError, match="also says market-based is unavailable"):
+        parse_factor_set(
+            _minimal(
+                factors=[_factor(), _factor(key="r", method="market-residual")],
+                market_based_unavailable="none",
+            )
+        )
+
+
+def test_a_composite_factor_must_equal_the_sum_of_its_parts() -> None:
+    parts = [
+        _factor(quantity="water", key="supply", unit="kg CO2/m3", method="allocation", value="0.121"),
+        _factor(quantity="water", key="treatment", unit="kg CO2/m3", method="allocation", value="0.126"),
+    ]
+    whole = _factor(
+        quantity="water",
+        unit="kg CO2/m3",
+        method="allocation",
+        value="0.247",
+        components=["supply", "treatment"],
+    )
+    assert parse_factor_set(_minimal(factors=[*parts, whole])).factor(Quantity.WATER).value == Decimal(
+        "0.247"
+    )
+    wrong = {**whole, "value": "0.25"}
+    with pytest.raises(AccountingError, match="not the sum of its components"):
+        parse_factor_set(_minimal(factors=[*parts, wrong]))
+    with pytest.raises(AccountingError, match="component 'gone'"):
+        parse_factor_set(_minimal(factors=[{**whole, "components": ["gone"]}]))
+
+
+def test_the_content_hash_changes_with_any_number_and_only_then() -> None:
+    first = parse_factor_set(_minimal())
+    assert first.content_hash == parse_factor_set(_minimal()).content_hash
+    assert first.content_hash.startswith("sha256:")
+    changed = parse_factor_set(_minimal(factors=[_factor(value="0.50001")]))
+    assert changed.content_hash != first.content_hash
+
+
+def test_an_unknown_regime_is_refused() -> None:
+    with pytest.raises(AccountingError, match="regime"):
+        parse_factor_set(_minimal(regime="us"))
