@@ -3,34 +3,64 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import signal
+import socket
 import sys
-import time
+import threading
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import Engine
 
 from tanhui.cli import publish
+from tanhui.cli.accounting_commands import register as register_accounting
 from tanhui.cli.demo import DEFAULT_FACTOR_SET, DEMO_TIMEZONE, build_demo, demo_start
 from tanhui.cli.onboarding import DEMO_COMMUNITY, onboard
 from tanhui.cli.server import BackgroundServer
 from tanhui.clock import utc_now
-from tanhui.ingest.mqtt import MqttIngestWorker
+from tanhui.domain.quantity import Quantity
+from tanhui.ingest import actions, broker
+from tanhui.ingest.broker import DEFAULT_SHARE_GROUP
+from tanhui.ingest.mqtt import DEFAULT_BATCH_SIZE, MqttIngestWorker
 from tanhui.ingest.pipeline import Ingestor
 from tanhui.jobs.accounting import account_community
 from tanhui.meters.errors import MeterError
 from tanhui.meters.protocols import PROTOCOLS, input_bytes
 from tanhui.settings import get_settings
 from tanhui.sim.county import build_county, envelopes
-from tanhui.store import migrate, registry
+from tanhui.store import migrate, quarantine, registry
 from tanhui.store.engine import make_engine
 from tanhui.store.factor_files import load_factor_sets
+from tanhui.store.registry import Community
 from tanhui.web.app import create_app
 
 app = typer.Typer(help="Tanhui (碳惠): community carbon platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+quarantine_app = typer.Typer(
+    help="Rejected payloads and readings: list, replay, discard.", no_args_is_help=True
+)
+app.add_typer(quarantine_app, name="quarantine")
+meters_app = typer.Typer(help="Meters of a community.", no_args_is_help=True)
+app.add_typer(meters_app, name="meters")
+
+
+def _community(engine: Engine, slug: str) -> Community:
+    with engine.connect() as conn:
+        found = registry.find_community(conn, slug)
+    if found is None:
+        console.print(f"no community {slug!r}")
+        raise typer.Exit(2)
+    return found
+
+
 console = Console()
 
 
@@ -126,9 +156,27 @@ def account(
 
 @app.command("ingest-mqtt")
 def ingest_mqtt(
-    client_id: Annotated[str | None, typer.Option(help="MQTT client id (default: random)")] = None,
+    client_id: Annotated[
+        str | None,
+        typer.Option(
+            help="MQTT client id: the worker's persistent session. Keep it stable across restarts and "
+            "unique among workers (default: tanhui-ingest-<host name>)"
+        ),
+    ] = None,
+    mqtt_username: Annotated[str | None, typer.Option(help="the worker's MQTT user name")] = None,
+    mqtt_password: Annotated[str | None, typer.Option(help="the worker's MQTT password")] = None,
+    group: Annotated[
+        str, typer.Option(help="shared-subscription group of the workers")
+    ] = DEFAULT_SHARE_GROUP,
+    batch_size: Annotated[int, typer.Option(min=1, help="envelopes taken from the queue at once")] = (
+        DEFAULT_BATCH_SIZE
+    ),
 ) -> None:
-    """Run an ingest worker on TANHUI_MQTT_HOST:TANHUI_MQTT_PORT until interrupted."""
+    """Run an ingest worker on TANHUI_MQTT_HOST:TANHUI_MQTT_PORT until interrupted (Ctrl-C or SIGTERM).
+
+    Start N workers with N different client ids to split the load; each keeps its session, so a worker
+    restarted under the same id picks up the messages that arrived while it was down.
+    """
     settings = get_settings()
     engine = make_engine(settings.database_url)
     worker = MqttIngestWorker(
@@ -137,22 +185,33 @@ def ingest_mqtt(
         host=settings.mqtt_host,
         port=settings.mqtt_port,
         prefix=settings.mqtt_topic_prefix,
-        client_id=client_id,
+        client_id=client_id or f"tanhui-ingest-{socket.gethostname()}",
+        username=mqtt_username,
+        password=mqtt_password,
+        group=group,
+        batch_size=batch_size,
     )
+    stop = threading.Event()
+    # systemd and container runtimes stop a service with SIGTERM: finish the envelope in hand first.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
     worker.start()
-    console.print(
-        f"ingesting {settings.mqtt_topic_prefix}/+/gw/+/up from {settings.mqtt_host}:{settings.mqtt_port}"
-    )
+    console.print(f"connecting to {settings.mqtt_host}:{settings.mqtt_port}", highlight=False)
     try:
-        while True:
-            time.sleep(10)
+        while not worker.subscribed.wait(1):
+            if stop.is_set():
+                break
+        if worker.subscribed.is_set():
+            console.print(f"subscribed to {worker.topic_filter}", highlight=False)
+        while not stop.wait(10):
             stats = worker.stats
             console.print(
                 f"messages {stats.messages} stored {stats.stored} duplicates {stats.duplicates} "
-                f"quarantined {stats.quarantined}",
+                f"quarantined {stats.quarantined} retries {stats.retries} failed {stats.failed}",
                 highlight=False,
             )
     except KeyboardInterrupt:
+        pass
+    finally:
         worker.stop()
 
 
@@ -237,6 +296,208 @@ def decode(
         typer.echo(exc.diagnostics())
         raise typer.Exit(2) from None
     typer.echo(json.dumps(described, ensure_ascii=False, indent=2))
+
+
+@app.command("broker-config")
+def broker_config(
+    out: Annotated[Path, typer.Option(help="directory to write passwd, acl and mosquitto.conf into")],
+    port: Annotated[int, typer.Option(min=1, max=65535, help="the broker's port on 127.0.0.1")] = 1883,
+    worker_password_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="file holding the ingest workers' MQTT password; created with a random one when missing "
+            "(default: OUT/ingest-worker.password)"
+        ),
+    ] = None,
+    worker_username: Annotated[
+        str, typer.Option(help="the ingest workers' MQTT user name")
+    ] = broker.DEFAULT_WORKER_USERNAME,
+) -> None:
+    """Write Mosquitto's password file, ACL file and configuration from the gateway registry.
+
+    Every gateway logs in with its name and token and may publish only to its own uplink topic; the
+    ingest workers may only read the uplink topics. Run it again after registering gateways, then send
+    the broker SIGHUP to reload the password and ACL files.
+    """
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    with engine.connect() as conn:
+        gateways = registry.gateway_credentials(conn)
+    engine.dispose()
+    out = out.resolve()
+    password_path = (worker_password_file or out / "ingest-worker.password").resolve()
+    if password_path.exists():
+        worker_password = password_path.read_text(encoding="utf-8").strip()
+        if not worker_password:
+            console.print(f"{password_path} is empty; delete it to get a new random password")
+            raise typer.Exit(2)
+    else:
+        worker_password = secrets.token_urlsafe(32)
+        password_path.parent.mkdir(parents=True, exist_ok=True)
+        _write_private(password_path, worker_password + "\n", 0o600)
+    accounts = [
+        broker.GatewayAccount(g.name, g.community_slug, g.mqtt_password_hash)
+        for g in gateways
+        if g.mqtt_password_hash is not None
+    ]
+    without_password = [g.name for g in gateways if g.mqtt_password_hash is None]
+    worker_hash = broker.password_hash(worker_password, secrets.token_bytes(broker.SALT_BYTES))
+    try:
+        passwd = broker.password_file(
+            [(worker_username, worker_hash), *((a.name, a.password_hash) for a in accounts)]
+        )
+        acl = broker.acl_file(accounts, prefix=settings.mqtt_topic_prefix, worker_username=worker_username)
+        conf = broker.mosquitto_conf(
+            port=port, password_file=out / "passwd", acl_file=out / "acl", persistence_dir=out / "data"
+        )
+    except broker.BrokerConfigError as exc:
+        console.print(str(exc), highlight=False)
+        raise typer.Exit(2) from exc
+    (out / "data").mkdir(parents=True, exist_ok=True)
+    # Readable by the broker's group (chgrp mosquitto), not by everyone: the hashes guard the tokens.
+    _write_private(out / "passwd", passwd, 0o640)
+    _write_private(out / "acl", acl, 0o644)
+    _write_private(out / "mosquitto.conf", conf, 0o644)
+    console.print(
+        f"wrote {out / 'mosquitto.conf'}, passwd and acl: {len(accounts)} gateways, worker user "
+        f"{worker_username!r} (password in {password_path})",
+        highlight=False,
+    )
+    if without_password:
+        console.print(
+            f"left out {len(without_password)} gateways without an MQTT password (issue them a new "
+            f"token): {', '.join(without_password)}",
+            highlight=False,
+        )
+
+
+def _write_private(path: Path, text: str, mode: int) -> None:
+    # Created with its final mode, so a secret is never readable by others, not even for a moment, and
+    # renamed into place, so a broker reloading on SIGHUP never reads half a file.
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    partial.replace(path)
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    community: Annotated[str, typer.Option(help="community slug")] = "baoting",
+    reason: Annotated[str | None, typer.Option(help="only this reason")] = None,
+    status: Annotated[str, typer.Option(help="open, replayed, discarded or all")] = "open",
+    meter: Annotated[str | None, typer.Option(help="only this meter serial")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+) -> None:
+    """List quarantined entries, newest first."""
+    engine = make_engine(get_settings().database_url)
+    found = _community(engine, community)
+    with engine.connect() as conn:
+        rows = quarantine.entries(
+            conn,
+            found.id,
+            reason=reason,
+            status=None if status == "all" else status,
+            meter_serial=meter,
+            limit=limit,
+        )
+    for e in rows:
+        if as_json:
+            typer.echo(
+                json.dumps(
+                    {
+                        "id": e.id,
+                        "reason": e.reason,
+                        "meter": e.meter_serial,
+                        "status": e.status,
+                        "received_at": e.received_at,
+                        "message": e.message,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        else:
+            typer.echo(f"{e.id}\t{e.status}\t{e.reason}\t{e.meter_serial or '-'}\t{e.message}")
+
+
+@quarantine_app.command("replay")
+def quarantine_replay(
+    entry_ids: Annotated[list[int], typer.Argument(help="entry ids")],
+    community: Annotated[str, typer.Option(help="community slug")] = "baoting",
+) -> None:
+    """Run entries through the checks again; each closes as replayed when it passes."""
+    engine = make_engine(get_settings().database_url)
+    found = _community(engine, community)
+    ingestor = Ingestor(engine, utc_now)
+    failed = 0
+    for entry_id in entry_ids:
+        try:
+            outcome = actions.replay(engine, ingestor, found.id, entry_id, operator="cli")
+        except actions.ActionError as exc:
+            typer.echo(f"{entry_id}: {exc.diagnostics()}")
+            failed += 1
+            continue
+        if outcome.accepted:
+            typer.echo(f"{entry_id}: accepted, {outcome.stored} stored, {outcome.duplicates} duplicates")
+        else:
+            failed += 1
+            typer.echo(f"{entry_id}: still refused: {'; '.join(outcome.messages)}")
+    raise typer.Exit(1 if failed else 0)
+
+
+@quarantine_app.command("discard")
+def quarantine_discard(
+    entry_id: Annotated[int, typer.Argument(help="entry id")],
+    note: Annotated[str, typer.Option(help="why it is discarded")],
+    community: Annotated[str, typer.Option(help="community slug")] = "baoting",
+) -> None:
+    """Close an entry without storing it; its raw bytes stay in quarantine."""
+    engine = make_engine(get_settings().database_url)
+    found = _community(engine, community)
+    try:
+        actions.discard(engine, found.id, entry_id, operator="cli", note=note)
+    except actions.ActionError as exc:
+        typer.echo(exc.diagnostics())
+        raise typer.Exit(1) from None
+
+
+@meters_app.command("add")
+def meters_add(
+    serial: Annotated[str, typer.Argument(help="the meter's address or serial")],
+    kind: Annotated[Quantity, typer.Option(help="electricity, water or gas")],
+    household: Annotated[str, typer.Option(help="household code")],
+    resolution: Annotated[str, typer.Option(help="register resolution, e.g. 0.01")],
+    capacity: Annotated[int, typer.Option(help="register counts at which it wraps, e.g. 100000000")],
+    protocol: Annotated[str, typer.Option(help="json, dlt645, cjt188 or dsmr")] = "json",
+    installed_on: Annotated[str | None, typer.Option(help="ISO date (default today)")] = None,
+    gateway: Annotated[str | None, typer.Option(help="the only gateway that may forward it")] = None,
+    community: Annotated[str, typer.Option(help="community slug")] = "baoting",
+) -> None:
+    """Register a meter (e.g. the unknown meter of a quarantine entry), then replay the entry."""
+    engine = make_engine(get_settings().database_url)
+    found = _community(engine, community)
+    try:
+        meter_id = actions.register_meter(
+            engine,
+            found.id,
+            operator="cli",
+            serial=serial,
+            kind=kind,
+            household_code=household,
+            protocol=protocol,
+            resolution=Decimal(resolution),
+            capacity=capacity,
+            installed_on=date.fromisoformat(installed_on) if installed_on else utc_now().date(),
+            gateway_name=gateway,
+        )
+    except actions.ActionError as exc:
+        typer.echo(exc.diagnostics())
+        raise typer.Exit(1) from None
+    typer.echo(f"meter {serial} registered as {meter_id}")
+
+
+register_accounting(app)
 
 
 if __name__ == "__main__":

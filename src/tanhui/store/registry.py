@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
+from tanhui.domain import mosquitto_password
 from tanhui.domain.ids import CommunityId, GatewayId, HouseholdId, MeterId
 from tanhui.domain.quantity import Quantity
 from tanhui.store.schema import communities, gateways, households, meters
@@ -129,12 +130,23 @@ def household_by_code(conn: Connection, community_id: CommunityId, code: str) ->
 def create_gateway(
     conn: Connection, *, community_id: CommunityId, name: str, now: int
 ) -> tuple[GatewayId, str]:
-    """Register a gateway and return its id and its bearer token; the token is shown only once."""
+    """Register a gateway and return its id and its bearer token; the token is shown only once.
+
+    The token is also the gateway's MQTT password (its user name is ``name``): its hash is stored in
+    Mosquitto's password-file format so that ``tanhui broker-config`` can write the broker's files.
+    """
     token = secrets.token_urlsafe(32)
+    mqtt_hash = mosquitto_password.password_hash(token, secrets.token_bytes(mosquitto_password.SALT_BYTES))
     result = conn.execute(
         insert(gateways)
         .returning(gateways.c.id)
-        .values(community_id=community_id, name=name, token_sha256=token_digest(token), created_at=now)
+        .values(
+            community_id=community_id,
+            name=name,
+            token_sha256=token_digest(token),
+            mqtt_password_hash=mqtt_hash,
+            created_at=now,
+        )
     )
     return GatewayId(result.scalar_one()), token
 
@@ -223,3 +235,26 @@ def _meter(r: Row[Any]) -> Meter:
         resolution=Decimal(r.resolution),
         capacity=int(r.capacity),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayCredential:
+    """A gateway's broker identity: its name (the MQTT user name), its community and its password hash.
+
+    ``mqtt_password_hash`` is ``None`` for gateways registered before the broker took its passwords from
+    the registry; such a gateway needs a new token before it can log in to the broker.
+    """
+
+    name: str
+    community_slug: str
+    mqtt_password_hash: str | None
+
+
+def gateway_credentials(conn: Connection) -> list[GatewayCredential]:
+    """Every gateway with its community and MQTT password hash, by name: the broker's user list."""
+    rows = conn.execute(
+        select(gateways.c.name, communities.c.slug, gateways.c.mqtt_password_hash)
+        .join(communities, communities.c.id == gateways.c.community_id)
+        .order_by(gateways.c.name)
+    ).all()
+    return [GatewayCredential(row.name, row.slug, row.mqtt_password_hash) for row in rows]
