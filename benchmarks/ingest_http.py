@@ -16,15 +16,14 @@ from datetime import date
 
 import httpx
 import psycopg
-from sqlalchemy import select
 
 from tanhui.cli.onboarding import onboard
 from tanhui.cli.server import BackgroundServer
 from tanhui.settings import Settings
 from tanhui.sim.county import County, build_county, envelopes
 from tanhui.store import migrate
+from tanhui.store import readings as readings_repo
 from tanhui.store.engine import make_engine
-from tanhui.store.schema import readings
 from tanhui.web.app import create_app
 
 PG_ADMIN = "postgresql://root@127.0.0.1:5432/test"
@@ -67,42 +66,38 @@ def ingest_over_http(url: str, county: County) -> tuple[int, float, list[tuple[i
     finally:
         server.stop()
     with engine.connect() as conn:
-        rows = [
-            tuple(r)
-            for r in conn.execute(
-                select(
-                    readings.c.meter_id,
-                    readings.c.register,
-                    readings.c.meter_time,
-                    readings.c.value,
-                    readings.c.batch_id,
-                    readings.c.received_at,
-                )
-            )
-        ]
+        stored_rows = list(readings_repo.scan(conn))
+    codes = {name: code for code, name in enumerate(sorted({r.register for r in stored_rows}), start=1)}
+    rows = [(r.meter_id, codes[r.register], r.meter_time, r.value, r.batch_id) for r in stored_rows]
     engine.dispose()
     return stored, elapsed, rows
 
 
+_LIMIT_COPY = (
+    "COPY readings_limit (meter_id, register, meter_time, value, batch_id) FROM STDIN (FORMAT BINARY)"
+)
+
+
+_LIMIT_COPY = (
+    "COPY readings_limit (meter_id, register, meter_time, value, batch_id) FROM STDIN (FORMAT BINARY)"
+)
+
+
 def raw_copy(rows: list[tuple[int, ...]]) -> float:
-    """Seconds to COPY ``rows`` into an empty readings table with the same unique key (PostgreSQL)."""
+    """Seconds to binary-COPY ``rows`` into an empty table shaped like ``readings_hot`` (PostgreSQL)."""
     with pg_database() as name, psycopg.connect(f"postgresql://root@127.0.0.1:5432/{name}") as conn:
         conn.execute(
-            "CREATE TABLE readings (id bigserial PRIMARY KEY, meter_id integer NOT NULL, "
-            "register varchar(32) "
-            "NOT NULL, meter_time bigint NOT NULL, value bigint NOT NULL, batch_id bigint NOT NULL, "
-            "received_at bigint NOT NULL, UNIQUE (meter_id, register, meter_time))"
+            "CREATE TABLE readings_limit (meter_id int4 NOT NULL, register int2 NOT NULL, "
+            "meter_time int8 NOT NULL, value int8 NOT NULL, batch_id int8 NOT NULL, "
+            "PRIMARY KEY (meter_id, register, meter_time))"
         )
         conn.commit()
         started = time.perf_counter()
         with (
             conn.cursor() as cur,
-            cur.copy(
-                "COPY readings (meter_id, register, meter_time, value, batch_id, received_at) "
-                "FROM STDIN (FORMAT BINARY)"
-            ) as copy,
+            cur.copy(_LIMIT_COPY) as copy,
         ):
-            copy.set_types(["int4", "varchar", "int8", "int8", "int8", "int8"])
+            copy.set_types(["int4", "int2", "int8", "int8", "int8"])
             for row in rows:
                 copy.write_row(row)
         conn.commit()

@@ -58,7 +58,7 @@ def test_good_readings_are_stored_with_their_raw_batch(engine: Engine, world: Wo
         assert readings.of_meter(conn, world.meters["210000000001"], "volume") == [
             (int(T0.timestamp()), 5_500)
         ]
-        payload = conn.execute(select(ingest_batches.c.payload)).scalar_one()
+        payload = readings.batch_payload(conn, conn.execute(select(ingest_batches.c.id)).scalar_one())
     assert json.loads(payload)["gateway"] == "gw-1"
 
 

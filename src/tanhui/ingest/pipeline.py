@@ -10,6 +10,7 @@ they are keyed and later ordered by meter time.
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -57,12 +58,19 @@ class IngestResult:
 
 
 @dataclass(slots=True)
-class _Sorted:
-    """The outcome of checking a list of items, before anything is written."""
+class _Batch:
+    """The outcome of checking one or more envelopes' items, by envelope index, before any write."""
 
-    new_rows: list[StoredReading] = field(default_factory=list)
-    rejections: list[Rejection] = field(default_factory=list)
-    duplicates: int = 0
+    candidates: dict[Key, tuple[int, MeterReading, int]] = field(default_factory=dict)
+    new_rows: dict[int, list[StoredReading]] = field(default_factory=dict)
+    rejections: defaultdict[int, list[Rejection]] = field(default_factory=lambda: defaultdict(list))
+    duplicates: dict[int, int] = field(default_factory=dict)
+
+    def reject(self, index: int, rejection: Rejection) -> None:
+        self.rejections[index].append(rejection)
+
+    def duplicate(self, index: int) -> None:
+        self.duplicates[index] = self.duplicates.get(index, 0) + 1
 
 
 class Ingestor:
@@ -82,50 +90,61 @@ class Ingestor:
 
     def ingest(self, payload: bytes, *, gateway: Gateway, transport: str) -> IngestResult:
         """Ingest one envelope received from an authenticated ``gateway``."""
+        return self.ingest_many([(payload, gateway)], transport=transport)[0]
+
+    def ingest_many(
+        self, deliveries: Sequence[tuple[bytes, Gateway]], *, transport: str
+    ) -> list[IngestResult]:
+        """Ingest several envelopes in one transaction: one duplicate lookup, one write per envelope.
+
+        All or nothing: if the transaction fails, none of the envelopes is stored (and a transport must
+        not acknowledge any of them). A reading that two of the envelopes carry is stored once.
+        """
         for attempt in (1, 2):
             try:
-                return self._ingest_once(payload, gateway, transport)
+                return self._ingest_all(deliveries, transport)
             except IntegrityError:
                 # Another worker stored some of these readings between our check and our insert; a
                 # second pass sees them as duplicates.
                 if attempt == 2:
                     raise
-                log.info("ingest.retry_after_race", gateway=gateway.name)
+                log.info("ingest.retry_after_race", envelopes=len(deliveries))
         raise AssertionError("unreachable")
 
-    def _ingest_once(self, payload: bytes, gateway: Gateway, transport: str) -> IngestResult:
+    def _ingest_all(self, deliveries: Sequence[tuple[bytes, Gateway]], transport: str) -> list[IngestResult]:
         received_at = int(self._clock().timestamp())
-        result = IngestResult()
+        results = [IngestResult() for _ in deliveries]
         with self._engine.begin() as conn:
-            try:
-                env = envelope.decode(payload)
-            except envelope.EnvelopeError as exc:
+            batch = _Batch()
+            decoded: list[tuple[int, envelope.Envelope]] = []
+            for index, (payload, gateway) in enumerate(deliveries):
+                try:
+                    env = envelope.decode(payload)
+                except envelope.EnvelopeError as exc:
+                    batch.reject(index, Rejection(Reason.MALFORMED_ENVELOPE, exc.message, payload))
+                    continue
+                if env.gateway != gateway.name:
+                    message = (
+                        f"envelope names gateway {env.gateway!r} but was sent with {gateway.name!r}'s "
+                        "credentials"
+                    )
+                    batch.reject(index, Rejection(Reason.GATEWAY_MISMATCH, message, payload))
+                    continue
+                decoded.append((index, env))
+                self._check_items(conn, gateway, index, env.items, received_at, batch)
+            self._sort_against_store(conn, batch)
+            for index, env in decoded:
+                payload, gateway = deliveries[index]
+                self._store(
+                    conn, gateway, transport, received_at, env.seq, payload, batch, index, results[index]
+                )
+                registry.advance_gateway_seq(conn, gateway.id, env.seq)
+            for index, (_, gateway) in enumerate(deliveries):
                 self._quarantine(
-                    conn,
-                    gateway,
-                    transport,
-                    received_at,
-                    result,
-                    [Rejection(Reason.MALFORMED_ENVELOPE, exc.message, payload)],
+                    conn, gateway, transport, received_at, results[index], batch.rejections[index]
                 )
-                return result
-            if env.gateway != gateway.name:
-                message = (
-                    f"envelope names gateway {env.gateway!r} but was sent with {gateway.name!r}'s credentials"
-                )
-                self._quarantine(
-                    conn,
-                    gateway,
-                    transport,
-                    received_at,
-                    result,
-                    [Rejection(Reason.GATEWAY_MISMATCH, message, payload)],
-                )
-                return result
-            sorted_items = self._sort(conn, gateway, env.items, received_at)
-            self._store(conn, gateway, transport, received_at, env.seq, payload, sorted_items, result)
-            registry.advance_gateway_seq(conn, gateway.id, env.seq)
-        return result
+                results[index].duplicates += batch.duplicates.get(index, 0)
+        return results
 
     def replay_item(self, raw: bytes, *, gateway: Gateway) -> IngestResult:
         """Re-run a quarantined reading or envelope through the checks (after an operator's fix).
@@ -146,53 +165,61 @@ class Ingestor:
                 except envelope.EnvelopeError as exc:
                     result.reject(Rejection(Reason.MALFORMED_READING, exc.message, raw))
                     return result
-            sorted_items = self._sort(conn, gateway, items, received_at)
-            for rejection in sorted_items.rejections:
+            batch = _Batch()
+            self._check_items(conn, gateway, 0, items, received_at, batch)
+            self._sort_against_store(conn, batch)
+            for rejection in batch.rejections[0]:
                 result.reject(rejection)
             if result.rejections:
                 conn.rollback()
                 return result
-            sorted_items.rejections = []
-            self._store(conn, gateway, "replay", received_at, 0, raw, sorted_items, result)
+            self._store(conn, gateway, "replay", received_at, 0, raw, batch, 0, result)
+            result.duplicates += batch.duplicates.get(0, 0)
         return result
 
-    def _sort(
+    def _check_items(
         self,
         conn: Connection,
         gateway: Gateway,
+        index: int,
         items: Sequence[MeterReading | FrameItem | envelope.ItemError],
         received_at: int,
-    ) -> _Sorted:
-        out = _Sorted()
-        candidates: dict[Key, tuple[int, MeterReading]] = {}
+        batch: _Batch,
+    ) -> None:
         for item in items:
             if isinstance(item, envelope.ItemError):
-                out.rejections.append(Rejection(Reason.MALFORMED_READING, item.error.message, item.raw))
+                batch.reject(index, Rejection(Reason.MALFORMED_READING, item.error.message, item.raw))
                 continue
-            readings = (
-                [item] if isinstance(item, MeterReading) else self._from_frame(conn, gateway, item, out)
-            )
+            if isinstance(item, MeterReading):
+                readings = [item]
+            else:
+                readings, rejection = self._from_frame(conn, gateway, item)
+                if rejection is not None:
+                    batch.reject(index, rejection)
+                    continue
             for reading in readings:
                 checked = self._check(conn, gateway, reading, received_at)
                 if isinstance(checked, Rejection):
-                    out.rejections.append(checked)
+                    batch.reject(index, checked)
                     continue
                 key, value = checked
-                if key in candidates and candidates[key][0] != value:
-                    out.rejections.append(_conflict(reading, candidates[key][0]))
-                elif key in candidates:
-                    out.duplicates += 1
+                seen = batch.candidates.get(key)
+                if seen is None:
+                    batch.candidates[key] = (value, reading, index)
+                elif seen[0] != value:
+                    batch.reject(index, _conflict(reading, seen[0]))
                 else:
-                    candidates[key] = (value, reading)
-        stored = readings_repo.existing(conn, candidates.keys())
-        for key, (value, reading) in candidates.items():
+                    batch.duplicate(index)
+
+    def _sort_against_store(self, conn: Connection, batch: _Batch) -> None:
+        stored = readings_repo.existing(conn, batch.candidates.keys())
+        for key, (value, reading, index) in batch.candidates.items():
             if key not in stored:
-                out.new_rows.append(StoredReading(key[0], key[1], key[2], value))
+                batch.new_rows.setdefault(index, []).append(StoredReading(key[0], key[1], key[2], value))
             elif stored[key] == value:
-                out.duplicates += 1
+                batch.duplicate(index)
             else:
-                out.rejections.append(_conflict(reading, stored[key]))
-        return out
+                batch.reject(index, _conflict(reading, stored[key]))
 
     def _store(
         self,
@@ -202,23 +229,24 @@ class Ingestor:
         received_at: int,
         seq: int,
         payload: bytes,
-        sorted_items: _Sorted,
+        batch: _Batch,
+        index: int,
         result: IngestResult,
     ) -> None:
-        result.duplicates += sorted_items.duplicates
-        if sorted_items.new_rows:
-            result.batch_id = readings_repo.add_batch(
-                conn,
-                gateway_id=gateway.id,
-                seq=seq,
-                transport=transport,
-                received_at=received_at,
-                sha256=hashlib.sha256(payload).hexdigest(),
-                payload=payload,
-            )
-            readings_repo.add(conn, sorted_items.new_rows, batch_id=result.batch_id, received_at=received_at)
-            result.stored = len(sorted_items.new_rows)
-        self._quarantine(conn, gateway, transport, received_at, result, sorted_items.rejections)
+        rows = batch.new_rows.get(index)
+        if not rows:
+            return
+        result.batch_id = readings_repo.add_batch(
+            conn,
+            gateway_id=gateway.id,
+            seq=seq,
+            transport=transport,
+            received_at=received_at,
+            sha256=hashlib.sha256(payload).hexdigest(),
+            payload=payload,
+        )
+        readings_repo.add(conn, rows, batch_id=result.batch_id, received_at=received_at)
+        result.stored = len(rows)
 
     def _quarantine(
         self,
@@ -241,8 +269,8 @@ class Ingestor:
             result.reject(rejection)
 
     def _from_frame(
-        self, conn: Connection, gateway: Gateway, item: FrameItem, out: _Sorted
-    ) -> list[MeterReading]:
+        self, conn: Connection, gateway: Gateway, item: FrameItem
+    ) -> tuple[list[MeterReading], Rejection | None]:
         raw = envelope.encode_reading(item)
         try:
             readings = readings_from_frame(
@@ -255,20 +283,12 @@ class Ingestor:
                 reason = Reason.ABNORMAL_ANSWER
             else:
                 reason = Reason.MALFORMED_FRAME
-            out.rejections.append(Rejection(reason, f"{item.protocol}: {exc.diagnostics()}", raw, item.meter))
-            return []
+            return [], Rejection(reason, f"{item.protocol}: {exc.diagnostics()}", raw, item.meter)
         if item.meter is not None and any(r.meter != item.meter for r in readings):
-            found = sorted({r.meter for r in readings})
-            out.rejections.append(
-                Rejection(
-                    Reason.FRAME_MISMATCH,
-                    f"the item says meter {item.meter} but the frame is from {', '.join(found)}",
-                    raw,
-                    item.meter,
-                )
-            )
-            return []
-        return readings
+            found = ", ".join(sorted({r.meter for r in readings}))
+            message = f"the item says meter {item.meter} but the frame is from {found}"
+            return [], Rejection(Reason.FRAME_MISMATCH, message, raw, item.meter)
+        return readings, None
 
     def _zone(self, conn: Connection, gateway: Gateway) -> ZoneInfo:
         zone = self._zones.get(gateway.community_id)

@@ -1,14 +1,76 @@
-"""Readings: append-only register values, unique per meter, register and meter time."""
+"""Readings: append-only register values, unique per meter, register and meter time.
+
+A reading lives in one of two tables (docs/decisions/0006-compact-readings.md):
+
+- ``readings_hot``: one narrow row per reading, where ingest writes (binary COPY on PostgreSQL);
+- ``readings_packed``: one row per meter, register and closed UTC day, written by the compaction job
+  (:func:`pack`), holding that day's readings losslessly delta-encoded (:mod:`tanhui.store.packing`).
+
+Every read here (:func:`existing`, :func:`of_meter`, :func:`count`, :func:`scan`) looks at both in one
+statement, so it sees one snapshot: a day that compaction moves while it reads is never seen twice or
+missed. On PostgreSQL both tables are partitioned by month (:func:`maintain_partitions`).
+
+Ingest's check-then-insert (:func:`existing`, then :func:`add`) and compaction exclude each other with a
+PostgreSQL advisory lock held until the end of the transaction: ingest takes it shared, compaction
+exclusive. Without it, a reading that compaction moved between another worker's check and insert could be
+stored twice, once in each table.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import Connection, func, insert, select
+import psycopg
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Integer,
+    LargeBinary,
+    Select,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    null,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 
+from tanhui.domain.errors import TanhuiError
 from tanhui.domain.ids import CommunityId, GatewayId, MeterId
-from tanhui.store.schema import ingest_batches, meters, readings
+from tanhui.store import archive, packing
+from tanhui.store.packing import PackedReading
+from tanhui.store.schema import ingest_batches, meters, readings_hot, readings_packed, register_codes
+
+DAY = 86_400
+
+# Advisory lock key shared by ingest (shared) and compaction (exclusive): "tanhui.r" in ASCII.
+_COMPACTION_LOCK = 0x74616E6875692E72
+
+# Partitions are kept for the current month, the one before and PARTITIONS_AHEAD after, and for any month
+# up to PARTITION_HISTORY months back that holds readings (a backfill of meter history). A reading outside
+# that window (a meter clock in 1980 or 2099) stays in the default partition: stored, never refused.
+PARTITIONS_AHEAD = 2
+PARTITION_HISTORY = 120
+
+
+class ReadingConflictError(TanhuiError):
+    """Two different values for the same meter, register and meter time met in the store."""
+
+    code = "reading_conflict"
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +79,30 @@ class StoredReading:
     register: str
     meter_time: int
     value: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingRecord:
+    """A stored reading with the ingest batch that delivered it (its provenance)."""
+
+    meter_id: MeterId
+    register: str
+    meter_time: int
+    value: int
+    batch_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class PackResult:
+    """What one :func:`pack` call moved from hot rows into packed days."""
+
+    readings: int = 0
+    days_written: int = 0
+    days_merged: int = 0
+    duplicates: int = 0
+
+
+# --- raw payload archive -------------------------------------------------------------------------------
 
 
 def add_batch(
@@ -29,7 +115,12 @@ def add_batch(
     sha256: str,
     payload: bytes,
 ) -> int:
-    """Keep the raw payload of an ingest batch; its readings point at it."""
+    """Keep the raw payload of an ingest batch, compressed; its readings point at it.
+
+    ``sha256`` is the digest of ``payload`` as received (what the audit log commits to);
+    :func:`batch_payload` gives back exactly those bytes.
+    """
+    codec, data = archive.compress(payload)
     result = conn.execute(
         insert(ingest_batches)
         .returning(ingest_batches.c.id)
@@ -39,10 +130,30 @@ def add_batch(
             transport=transport,
             received_at=received_at,
             sha256=sha256,
-            payload=payload,
+            payload=data,
+            payload_codec=codec,
         )
     )
     return int(result.scalar_one())
+
+
+def batch_payload(conn: Connection, batch_id: int) -> bytes:
+    """The payload of batch ``batch_id`` byte for byte as received, checked against its SHA-256.
+
+    Raises :class:`LookupError` for an unknown batch and :class:`tanhui.store.archive.ArchiveError` when
+    the archived bytes do not restore to the recorded digest.
+    """
+    row = conn.execute(
+        select(ingest_batches.c.payload_codec, ingest_batches.c.payload, ingest_batches.c.sha256).where(
+            ingest_batches.c.id == batch_id
+        )
+    ).one_or_none()
+    if row is None:
+        raise LookupError(f"ingest batch {batch_id} does not exist")
+    return archive.restore(row.payload_codec, bytes(row.payload), row.sha256)
+
+
+# --- ingest --------------------------------------------------------------------------------------------
 
 
 def existing(
@@ -51,57 +162,432 @@ def existing(
     """The stored values of those ``(meter, register, meter_time)`` keys that already exist.
 
     A batch usually holds every meter of a gateway over one time window, so one query per 500 meters over
-    that window (an index range scan per meter) finds them all; rows of the window that are not among
-    ``keys`` are dropped here.
+    that window (an index range scan per meter in the hot rows and in the packed days) finds them all;
+    readings of the window that are not among ``keys`` are dropped here. On PostgreSQL this holds off
+    compaction until the caller's transaction ends, so that the answer stays true until :func:`add`.
     """
     wanted = set(keys)
     if not wanted:
         return {}
+    _hold_off_compaction(conn)
+    registers = sorted({k[1] for k in wanted})
     meter_ids = sorted({k[0] for k in wanted})
     lo = min(k[2] for k in wanted)
     hi = max(k[2] for k in wanted)
     found: dict[tuple[MeterId, str, int], int] = {}
     for start in range(0, len(meter_ids), 500):
-        columns = (readings.c.meter_id, readings.c.register, readings.c.meter_time, readings.c.value)
-        query = select(*columns).where(
-            readings.c.meter_id.in_(meter_ids[start : start + 500]), readings.c.meter_time.between(lo, hi)
+        chunk = meter_ids[start : start + 500]
+        hot = _hot_select().where(
+            _among(conn, readings_hot.c.meter_id, chunk),
+            register_codes.c.name.in_(registers),
+            readings_hot.c.meter_time.between(lo, hi),
         )
-        for meter_id, register, meter_time, value in conn.execute(query):
-            key = (MeterId(meter_id), register, int(meter_time))
+        packed = _packed_select().where(
+            _among(conn, readings_packed.c.meter_id, chunk),
+            register_codes.c.name.in_(registers),
+            readings_packed.c.day.between(lo // DAY, hi // DAY),
+        )
+        for record in _records(conn.execute(union_all(hot, packed))):
+            key = (record.meter_id, record.register, record.meter_time)
             if key in wanted:
-                found[key] = int(value)
+                found[key] = record.value
     return found
 
 
-_INSERT_COLUMNS = "meter_id, register, meter_time, value, batch_id, received_at"
+_HOT_COLUMNS = "meter_id, register, meter_time, value, batch_id"
+_COPY_HOT = f"COPY readings_hot ({_HOT_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+_COPY_TYPES = ["int4", "int2", "int8", "int8", "int8"]
 
 
 def add(conn: Connection, rows: Sequence[StoredReading], *, batch_id: int, received_at: int) -> None:
-    """Append readings; the unique key refuses a reading stored before (the caller checks first)."""
+    """Append readings of batch ``batch_id``; the hot key refuses a reading stored before.
+
+    The caller checks first with :func:`existing` in the same transaction. A duplicate of a hot reading
+    raises :class:`sqlalchemy.exc.IntegrityError` (another worker won a race; the ingest pipeline retries).
+    PostgreSQL receives the rows by binary COPY, SQLite by ``executemany``. ``received_at`` is recorded
+    once, on the batch (:func:`add_batch`); it is accepted here for the callers of the row-per-reading
+    layout.
+    """
     if not rows:
         return
-    # The DB-API's own executemany: SQLAlchemy's per-row parameter processing cost more than the insert.
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    statement = f"INSERT INTO readings ({_INSERT_COLUMNS}) VALUES ({', '.join([marker] * 6)})"  # noqa: S608
-    conn.exec_driver_sql(
-        statement, [(r.meter_id, r.register, r.meter_time, r.value, batch_id, received_at) for r in rows]
-    )
+    _hold_off_compaction(conn)
+    codes = _ensure_codes(conn, {r.register for r in rows})
+    values = [(r.meter_id, codes[r.register], r.meter_time, r.value, batch_id) for r in rows]
+    if conn.dialect.name == "postgresql":
+        _copy_hot(conn, values)
+    else:
+        # The DB-API's own executemany: SQLAlchemy's per-row parameter processing cost more than the insert.
+        conn.exec_driver_sql(f"INSERT INTO readings_hot ({_HOT_COLUMNS}) VALUES (?, ?, ?, ?, ?)", values)  # noqa: S608
+
+
+def _copy_hot(conn: Connection, values: Sequence[tuple[int, int, int, int, int]]) -> None:
+    # The psycopg connection under SQLAlchemy's, inside the same transaction (SQLAlchemy began it with
+    # the advisory lock and the register codes above).
+    driver = cast(psycopg.Connection[Any], conn.connection.driver_connection)
+    try:
+        with driver.cursor() as cursor, cursor.copy(_COPY_HOT) as copy:
+            copy.set_types(_COPY_TYPES)
+            for row in values:
+                copy.write_row(row)
+    except psycopg.Error as exc:
+        # The same exception classes as SQLAlchemy's own statements raise (IntegrityError for a duplicate),
+        # so callers need not know that COPY went around SQLAlchemy.
+        raise DBAPIError.instance(_COPY_HOT, None, exc, psycopg.Error, dialect=conn.dialect) from exc
+
+
+# --- reads ---------------------------------------------------------------------------------------------
 
 
 def of_meter(conn: Connection, meter_id: MeterId, register: str) -> list[tuple[int, int]]:
     """``(meter_time, value)`` of one register in meter-time order (out-of-order arrivals sorted)."""
-    query = (
-        select(readings.c.meter_time, readings.c.value)
-        .where(readings.c.meter_id == meter_id, readings.c.register == register)
-        .order_by(readings.c.meter_time)
-    )
-    return [(int(t), int(v)) for t, v in conn.execute(query)]
+    hot = _hot_select().where(readings_hot.c.meter_id == meter_id, register_codes.c.name == register)
+    packed = _packed_select().where(readings_packed.c.meter_id == meter_id, register_codes.c.name == register)
+    series: list[tuple[int, int]] = []
+    for record in _records(conn.execute(union_all(hot, packed))):
+        series.append((record.meter_time, record.value))
+    series.sort()
+    return series
 
 
 def count(conn: Connection, community_id: CommunityId | None = None) -> int:
-    query = select(func.count()).select_from(readings)
+    """How many readings are stored, of one community or of all."""
+    hot = select(func.count()).select_from(readings_hot)
+    packed = select(func.coalesce(func.sum(readings_packed.c.n), 0)).select_from(readings_packed)
     if community_id is not None:
-        query = query.join(meters, meters.c.id == readings.c.meter_id).where(
+        hot = hot.join(meters, meters.c.id == readings_hot.c.meter_id).where(
             meters.c.community_id == community_id
         )
-    return int(conn.execute(query).scalar_one())
+        packed = packed.join(meters, meters.c.id == readings_packed.c.meter_id).where(
+            meters.c.community_id == community_id
+        )
+    return int(conn.execute(select(hot.scalar_subquery() + packed.scalar_subquery())).scalar_one())
+
+
+def scan(conn: Connection, meter_ids: Iterable[MeterId] | None = None) -> Iterator[ReadingRecord]:
+    """Every stored reading with its batch, of ``meter_ids`` or of all meters, by meter, register, time.
+
+    For checks and exports: it reads 500 meters at a time and decodes their packed days.
+    """
+    if meter_ids is None:
+        ids = select(readings_hot.c.meter_id).union(select(readings_packed.c.meter_id))
+        wanted = sorted(int(m) for m in conn.execute(ids).scalars())
+    else:
+        wanted = sorted(set(meter_ids))
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        hot = _hot_select().where(_among(conn, readings_hot.c.meter_id, chunk))
+        packed = _packed_select().where(_among(conn, readings_packed.c.meter_id, chunk))
+        records = list(_records(conn.execute(union_all(hot, packed))))
+        records.sort(key=lambda r: (r.meter_id, r.register, r.meter_time))
+        yield from records
+
+
+def _hot_select() -> Select[Any]:
+    # Hot rows and packed days in one result, so that one statement (one snapshot) reads both:
+    # (packed?, meter, register name, time or day, value or count, batch, packed data).
+    return select(
+        literal_column("0").label("packed_day"),
+        readings_hot.c.meter_id,
+        register_codes.c.name,
+        readings_hot.c.meter_time.label("t"),
+        readings_hot.c.value,
+        readings_hot.c.batch_id,
+        sql_cast(null(), LargeBinary).label("data"),
+    ).join_from(readings_hot, register_codes, register_codes.c.code == readings_hot.c.register)
+
+
+def _packed_select() -> Select[Any]:
+    return select(
+        literal_column("1"),
+        readings_packed.c.meter_id,
+        register_codes.c.name,
+        readings_packed.c.day,
+        readings_packed.c.n,
+        literal_column("0"),
+        readings_packed.c.data,
+    ).join_from(readings_packed, register_codes, register_codes.c.code == readings_packed.c.register)
+
+
+def _records(rows: Iterable[Any]) -> Iterator[ReadingRecord]:
+    for packed_day, meter_id, register, t, value, batch_id, data in rows:
+        meter = MeterId(int(meter_id))
+        if packed_day:
+            for r in packing.decode(int(t) * DAY, bytes(data)):
+                yield ReadingRecord(meter, register, r.meter_time, r.value, r.batch_id)
+        else:
+            yield ReadingRecord(meter, register, int(t), int(value), int(batch_id))
+
+
+def _among(conn: Connection, column: ColumnElement[int], ids: Sequence[int]) -> ColumnElement[bool]:
+    """``column IN ids``; on PostgreSQL as ``= ANY(array)``: one parameter, not one per id, keeps the
+    statement short enough for psycopg's statement cache and saves rendering 500 placeholders."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(literal(list(ids), ARRAY(Integer)))
+    return column.in_(ids)
+
+
+# --- compaction ----------------------------------------------------------------------------------------
+
+
+def hot_meter_range(conn: Connection) -> tuple[int, int] | None:
+    """The lowest and highest meter id with hot readings, or None when there are none."""
+    lo, hi = conn.execute(select(func.min(readings_hot.c.meter_id), func.max(readings_hot.c.meter_id))).one()
+    return None if lo is None else (int(lo), int(hi))
+
+
+def pack(conn: Connection, *, first_meter: int, last_meter: int, before: int) -> PackResult:
+    """Move the hot readings of meters ``first_meter..last_meter`` older than ``before`` into packed days.
+
+    ``before`` should be the start of a UTC day (epoch seconds) so that only whole days move. A day that
+    is already packed (a late arrival came in after the last run) is merged: decoded, joined with the new
+    readings and re-encoded; a hot reading identical to a packed one (same value) is dropped as the
+    duplicate it is, one with another value raises :class:`ReadingConflictError` and the transaction must
+    be rolled back, leaving both where they were. Idempotent: a second call finds nothing to move.
+
+    The hot rows are taken with ``DELETE … RETURNING``, so exactly the rows read are removed even while
+    ingest goes on; every packed day is decoded again and compared before the transaction may commit.
+    """
+    _exclude_ingest(conn)
+    moved = conn.execute(
+        delete(readings_hot)
+        .where(
+            readings_hot.c.meter_id.between(first_meter, last_meter),
+            readings_hot.c.meter_time < before,
+        )
+        .returning(
+            readings_hot.c.meter_id,
+            readings_hot.c.register,
+            readings_hot.c.meter_time,
+            readings_hot.c.value,
+            readings_hot.c.batch_id,
+        )
+    ).all()
+    if not moved:
+        return PackResult()
+    days: dict[tuple[int, int, int], dict[int, PackedReading]] = defaultdict(dict)
+    for meter_id, code, meter_time, value, batch_id in moved:
+        t = int(meter_time)
+        days[int(meter_id), int(code), t // DAY][t] = PackedReading(t, int(value), int(batch_id))
+
+    day_numbers = [key[2] for key in days]
+    packed_before = conn.execute(
+        select(
+            readings_packed.c.meter_id,
+            readings_packed.c.register,
+            readings_packed.c.day,
+            readings_packed.c.data,
+        ).where(
+            readings_packed.c.meter_id.between(first_meter, last_meter),
+            readings_packed.c.day.between(min(day_numbers), max(day_numbers)),
+        )
+    ).all()
+    merged: set[tuple[int, int, int]] = set()
+    duplicates = 0
+    for meter_id, code, day, data in packed_before:
+        key = (int(meter_id), int(code), int(day))
+        incoming = days.get(key)
+        if incoming is None:
+            continue
+        merged.add(key)
+        for old in packing.decode(key[2] * DAY, bytes(data)):
+            new = incoming.get(old.meter_time)
+            if new is not None and new.value != old.value:
+                raise ReadingConflictError(
+                    f"meter {key[0]} register code {key[1]} at {old.meter_time}: packed value {old.value} "
+                    f"(batch {old.batch_id}) and hot value {new.value} (batch {new.batch_id}) differ; "
+                    "quarantine one of them by hand, then run compaction again"
+                )
+            duplicates += new is not None
+            incoming[old.meter_time] = old  # the first stored copy keeps its batch
+
+    inserts: list[dict[str, object]] = []
+    updates: list[dict[str, object]] = []
+    for (meter_id, code, day), by_time in days.items():
+        day_readings = [by_time[t] for t in sorted(by_time)]
+        data = packing.encode(day * DAY, day_readings)
+        if packing.decode(day * DAY, data) != day_readings:
+            # Compaction deletes the rows it packs: never let a packing bug commit.
+            raise packing.PackingError(f"meter {meter_id} day {day} does not decode to what was packed")
+        row = {"m": meter_id, "r": code, "d": day, "n": len(day_readings), "data": data}
+        (updates if (meter_id, code, day) in merged else inserts).append(row)
+    if inserts:
+        conn.execute(
+            insert(readings_packed).values(
+                meter_id=bindparam("m"),
+                register=bindparam("r"),
+                day=bindparam("d"),
+                n=bindparam("n"),
+                data=bindparam("data"),
+            ),
+            inserts,
+        )
+    if updates:
+        conn.execute(
+            update(readings_packed)
+            .where(
+                readings_packed.c.meter_id == bindparam("m"),
+                readings_packed.c.register == bindparam("r"),
+                readings_packed.c.day == bindparam("d"),
+            )
+            .values(n=bindparam("n"), data=bindparam("data")),
+            updates,
+        )
+    return PackResult(len(moved), len(inserts), len(updates), duplicates)
+
+
+# --- partitions (PostgreSQL) ---------------------------------------------------------------------------
+
+# Partitioned table → (partition key column, seconds per unit of that column, SQL for its UTC day).
+_PARTITIONED = {
+    "readings_hot": ("meter_time", 1, f"meter_time / {DAY}"),
+    "readings_packed": ("day", DAY, "day"),
+}
+
+
+def maintain_partitions(
+    conn: Connection,
+    *,
+    now: int,
+    ahead: int = PARTITIONS_AHEAD,
+    history: int = PARTITION_HISTORY,
+) -> list[str]:
+    """Create the monthly partitions that should exist at ``now``; the names created. SQLite: none.
+
+    Hot rows get the month of ``now`` and ``ahead`` months after: they hold only days not yet packed.
+    Packed days get those, the month before, and every month up to ``history`` months back that has
+    readings waiting in either default partition (a backfill), so that compaction files them by month.
+    Readings waiting in a default partition for a new partition's month move into it in this transaction.
+
+    Takes the compaction lock (ingest waits) and gives up after 10 s of waiting for table locks, so that
+    ingest never queues long behind a slow reader; the next run tries again.
+    """
+    if conn.dialect.name != "postgresql":
+        return []
+    _exclude_ingest(conn)
+    conn.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
+    current = _month_index(now)
+    window = set(range(current - history, current + ahead + 1))
+    hot_months = set(range(current, current + ahead + 1))
+    waiting = _waiting_months(conn, "readings_hot") | _waiting_months(conn, "readings_packed")
+    wanted = {
+        "readings_hot": hot_months - _attached_months(conn, "readings_hot"),
+        "readings_packed": ((hot_months | {current - 1} | waiting) & window)
+        - _attached_months(conn, "readings_packed"),
+    }
+    return [
+        _create_partition(conn, parent, month)
+        for parent, months in wanted.items()
+        for month in sorted(months)
+    ]
+
+
+def drop_packed_hot_partitions(conn: Connection, *, before: int) -> list[str]:
+    """Drop the hot partitions of months that end by ``before`` and hold no reading; the names dropped.
+
+    Compaction empties a month's hot partition once all its days are packed; dropping it gives back the
+    space its key index kept. A reading that arrives later for that month lands in the default partition
+    and is packed by the next run. Takes the same locks as :func:`maintain_partitions`. SQLite: none.
+    """
+    if conn.dialect.name != "postgresql":
+        return []
+    _exclude_ingest(conn)
+    conn.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
+    dropped = []
+    for month in sorted(_attached_months(conn, "readings_hot")):
+        name = _partition_name("readings_hot", month)
+        if (
+            _month_start(month + 1) <= before
+            and not conn.exec_driver_sql(
+                f"SELECT EXISTS (SELECT FROM {name})"  # noqa: S608 - a name of our own making
+            ).scalar_one()
+        ):
+            conn.exec_driver_sql(f"DROP TABLE {name}")
+            dropped.append(name)
+    return dropped
+
+
+def partitions(conn: Connection, parent: str) -> list[str]:
+    """The partitions of ``readings_hot`` or ``readings_packed`` on PostgreSQL, by name; SQLite: none."""
+    if conn.dialect.name != "postgresql":
+        return []
+    query = (
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = CAST(%(parent)s AS regclass) ORDER BY c.relname"
+    )
+    return [str(name) for name in conn.exec_driver_sql(query, {"parent": parent}).scalars()]
+
+
+def _attached_months(conn: Connection, parent: str) -> set[int]:
+    prefix = f"{parent}_p"
+    months = set()
+    for name in partitions(conn, parent):
+        if name.startswith(prefix):
+            year, month = name.removeprefix(prefix).split("_")
+            months.add(int(year) * 12 + int(month) - 1)
+    return months
+
+
+def _waiting_months(conn: Connection, parent: str) -> set[int]:
+    day = _PARTITIONED[parent][2]
+    days = conn.exec_driver_sql(f"SELECT DISTINCT {day} FROM {parent}_default").scalars()  # noqa: S608
+    return {_month_index(int(day) * DAY) for day in days}
+
+
+def _create_partition(conn: Connection, parent: str, month: int) -> str:
+    column, seconds, _ = _PARTITIONED[parent]
+    name = _partition_name(parent, month)
+    lo = _month_start(month) // seconds
+    hi = _month_start(month + 1) // seconds
+    # Created apart and attached, rather than CREATE … PARTITION OF: the readings of that month that wait
+    # in the default partition must leave it before the new bounds may be attached.
+    conn.exec_driver_sql(f"CREATE TABLE {name} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+    conn.exec_driver_sql(
+        f"WITH moved AS (DELETE FROM {parent}_default WHERE {column} >= {lo} AND {column} < {hi} "  # noqa: S608
+        f"RETURNING *) INSERT INTO {name} SELECT * FROM moved"
+    )
+    conn.exec_driver_sql(f"ALTER TABLE {parent} ATTACH PARTITION {name} FOR VALUES FROM ({lo}) TO ({hi})")
+    return name
+
+
+def _partition_name(parent: str, month: int) -> str:
+    year, month0 = divmod(month, 12)
+    return f"{parent}_p{year:04d}_{month0 + 1:02d}"
+
+
+def _month_index(epoch_seconds: int) -> int:
+    moment = datetime.fromtimestamp(epoch_seconds, UTC)
+    return moment.year * 12 + moment.month - 1
+
+
+def _month_start(month: int) -> int:
+    year, month0 = divmod(month, 12)
+    return int(datetime(year, month0 + 1, 1, tzinfo=UTC).timestamp())
+
+
+# --- locks and register codes --------------------------------------------------------------------------
+
+
+def _hold_off_compaction(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock_shared(_COMPACTION_LOCK)))
+
+
+def _exclude_ingest(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(_COMPACTION_LOCK)))
+
+
+def _codes(conn: Connection, names: Iterable[str]) -> dict[str, int]:
+    query = select(register_codes.c.name, register_codes.c.code).where(register_codes.c.name.in_(set(names)))
+    return {name: int(code) for name, code in conn.execute(query)}
+
+
+def _ensure_codes(conn: Connection, names: set[str]) -> dict[str, int]:
+    codes = _codes(conn, names)
+    missing = sorted(names - codes.keys())
+    if missing:
+        # Concurrent workers may meet the same new register: the second waits for the first and skips.
+        statement = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(register_codes)
+        conn.execute(statement.on_conflict_do_nothing(), [{"name": name} for name in missing])
+        codes = _codes(conn, names)
+    return codes

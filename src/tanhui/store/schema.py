@@ -11,6 +11,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -107,21 +108,56 @@ ingest_batches = Table(
     Column("seq", BigInteger, nullable=False),
     Column("transport", String(8), nullable=False),
     Column("received_at", BigInteger, nullable=False),
+    # SHA-256 of the payload as received: what the audit log commits to, whatever the compression.
     Column("sha256", String(64), nullable=False),
+    # The payload compressed with ``payload_codec`` (tanhui.store.archive).
     Column("payload", LargeBinary, nullable=False),
+    Column("payload_codec", String(16), nullable=False),
 )
 
-readings = Table(
-    "readings",
+# Readings are stored twice over their life (docs/decisions/0006-compact-readings.md): first as narrow rows
+# in ``readings_hot`` as they arrive, then, once their UTC day is closed, packed by the compaction job into
+# one ``readings_packed`` row per meter, register and day. A reading is in exactly one of the two.
+# Neither has foreign keys: PostgreSQL checks them with a trigger per row, which made COPY four to seven
+# times slower; the only writers (ingest, compaction) take meter ids from the registry and batch ids
+# from the batch they just stored.
+
+# Register names (``energy_import``, ``volume``, ...) as small integers, assigned on first use, so that a
+# reading row and its key index carry two bytes instead of the name.
+register_codes = Table(
+    "register_codes",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column("meter_id", Integer, ForeignKey("meters.id"), nullable=False),
-    Column("register", String(32), nullable=False),
-    Column("meter_time", BigInteger, nullable=False),
+    Column("code", SmallInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("name", String(32), nullable=False, unique=True),
+)
+
+readings_hot = Table(
+    "readings_hot",
+    metadata,
+    Column("meter_id", Integer, primary_key=True),
+    Column("register", SmallInteger, primary_key=True),
+    Column("meter_time", BigInteger, primary_key=True),
     Column("value", BigInteger, nullable=False),
-    Column("batch_id", BigInteger, ForeignKey("ingest_batches.id"), nullable=False),
-    Column("received_at", BigInteger, nullable=False),
-    UniqueConstraint("meter_id", "register", "meter_time", name="uq_readings_meter_register_time"),
+    Column("batch_id", BigInteger, nullable=False),
+    # Monthly partitions by meter time, plus a default partition so that no reading is ever refused for
+    # its time (tanhui.store.readings.maintain_partitions).
+    postgresql_partition_by="RANGE (meter_time)",
+    sqlite_with_rowid=False,
+)
+
+readings_packed = Table(
+    "readings_packed",
+    metadata,
+    Column("meter_id", Integer, primary_key=True),
+    Column("register", SmallInteger, primary_key=True),
+    # UTC day number (meter_time // 86400): packing needs no community time zone.
+    Column("day", Integer, primary_key=True),
+    # How many readings ``data`` holds, so that counting them needs no decoding.
+    Column("n", Integer, nullable=False),
+    # tanhui.store.packing format: times, values and batch ids, delta-encoded.
+    Column("data", LargeBinary, nullable=False),
+    postgresql_partition_by="RANGE (day)",
+    sqlite_with_rowid=False,
 )
 
 quarantine = Table(
