@@ -286,23 +286,85 @@ class MqttIngestWorker:
         return batch
 
     def _process(self, batch: Sequence[_Delivery]) -> None:
-        # One transaction per envelope for now (Ingestor.ingest); each is acknowledged after its commit.
+        # The whole batch is one transaction (Ingestor.ingest_many) and is acknowledged after its commit.
+        # If it fails for another reason than an unreachable database, each envelope is retried on its
+        # own, so one bad envelope cannot hold back the others.
         with self.stats.lock:
             self.stats.batches += 1
+        current = [d for d in batch if d.connection == self._connection]  # the rest is resent anyway
+        if not current:
+            return
+        delay = self._retry_initial
+        while True:
+            if self._stopping.is_set() or current[0].connection != self._connection:
+                return
+            try:
+                self._handle_many(current)
+            except Exception as exc:
+                if not _database_unreachable(exc):
+                    log.warning(
+                        "mqtt.batch_failed_retrying_each", envelopes=len(current), error=_first_line(exc)
+                    )
+                    for delivery in current:
+                        if self._stopping.is_set():
+                            return
+                        if self._ingest_retrying(delivery):
+                            self._ack(delivery)
+                    return
+                with self.stats.lock:
+                    self.stats.retries += 1
+                log.warning("mqtt.ingest_retry", retry_in=delay, error=_first_line(exc))
+                if self._stopping.wait(delay):
+                    return
+                delay = min(delay * 2, self._retry_max)
+            else:
+                for delivery in current:
+                    self._ack(delivery)
+                return
+
+    def _handle_many(self, batch: Sequence[_Delivery]) -> None:
+        known: list[tuple[bytes, Gateway]] = []
+        unknown: list[_Delivery] = []
         for delivery in batch:
-            if self._stopping.is_set():
-                return  # the rest stays unacknowledged in the session
-            if delivery.connection != self._connection:
-                continue  # the broker resends it on the current connection
-            if self._ingest_retrying(delivery):
-                self._ack(delivery)
+            name = _gateway_of(delivery.topic, self._prefix)
+            gateway = self._gateway(name) if name else None
+            if gateway is None:
+                unknown.append(delivery)
+            else:
+                known.append((delivery.payload, gateway))
+        if unknown:
+            self._quarantine_unknown(unknown)
+        results = self._ingestor.ingest_many(known, transport="mqtt") if known else []
+        with self.stats.lock:
+            self.stats.messages += len(batch)
+            self.stats.quarantined += len(unknown)
+            for result in results:
+                self.stats.stored += result.stored
+                self.stats.duplicates += result.duplicates
+                self.stats.quarantined += result.quarantined
+
+    def _quarantine_unknown(self, deliveries: Sequence[_Delivery]) -> None:
+        with self._engine.begin() as conn:
+            quarantine.put(
+                conn,
+                [
+                    Rejection(
+                        Reason.UNKNOWN_GATEWAY, f"no registered gateway uses topic {d.topic!r}", d.payload
+                    )
+                    for d in deliveries
+                ],
+                community_id=None,
+                gateway_id=None,
+                transport="mqtt",
+                received_at=int(self._ingestor.now().timestamp()),
+            )
 
     def _ingest_retrying(self, delivery: _Delivery) -> bool:
         delay = self._retry_initial
         other_failures = 0
         while True:
             try:
-                self._handle(delivery.topic, delivery.payload)
+                self._handle_many([delivery])
             except Exception as exc:
                 if not _database_unreachable(exc):
                     other_failures += 1
@@ -341,31 +403,3 @@ class MqttIngestWorker:
         if gateway is not None:  # unknown names are not cached, so a gateway registered now works at once
             self._gateways[name] = (now, gateway)
         return gateway
-
-    def _handle(self, topic: str, payload: bytes) -> None:
-        name = _gateway_of(topic, self._prefix)
-        gateway = self._gateway(name) if name else None
-        if gateway is None:
-            with self._engine.begin() as conn:
-                quarantine.put(
-                    conn,
-                    [
-                        Rejection(
-                            Reason.UNKNOWN_GATEWAY, f"no registered gateway uses topic {topic!r}", payload
-                        )
-                    ],
-                    community_id=None,
-                    gateway_id=None,
-                    transport="mqtt",
-                    received_at=int(self._ingestor.now().timestamp()),
-                )
-            with self.stats.lock:
-                self.stats.messages += 1
-                self.stats.quarantined += 1
-            return
-        result = self._ingestor.ingest(payload, gateway=gateway, transport="mqtt")
-        with self.stats.lock:
-            self.stats.messages += 1
-            self.stats.stored += result.stored
-            self.stats.duplicates += result.duplicates
-            self.stats.quarantined += result.quarantined

@@ -1,0 +1,214 @@
+"""Sustained end-to-end ingest: MQTT → N ingest workers → PostgreSQL, beside a raw COPY of the same rows.
+
+A private Mosquitto runs with the project's generated password file and ACL. Workers (``tanhui
+ingest-mqtt`` processes with persistent sessions on one shared subscription) subscribe and stop; the
+county's gateways then publish every envelope with QoS 1, so the broker holds the whole backlog; the
+workers start again and the clock runs from their start until every reading is committed. This measures
+the consumers — decode, checks, duplicate lookup, COPY, commit, acknowledgement — not the publisher.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from tests.integration import servers
+
+from benchmarks.ingest_http import pg_database, raw_copy
+from tanhui.cli.onboarding import onboard
+from tanhui.domain import mosquitto_password
+from tanhui.ingest import broker
+from tanhui.sim.county import build_county, envelopes
+from tanhui.store import migrate, registry
+from tanhui.store import readings as readings_repo
+from tanhui.store.engine import make_engine
+
+WORKER = "tanhui-ingest"
+
+
+class _Worker:
+    def __init__(self, env: dict[str, str], client_id: str, password: str) -> None:
+        self.subscribed = threading.Event()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tanhui.cli.main",
+                "ingest-mqtt",
+                "--client-id",
+                client_id,
+                "--mqtt-username",
+                WORKER,
+                "--mqtt-password",
+                password,
+            ],
+            env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if line.startswith("subscribed to"):
+                self.subscribed.set()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(60)
+
+
+def _publish(
+    port: int, prefix: str, community: str, tokens: dict[str, str], batches: list[tuple[str, bytes]]
+) -> None:
+    clients: dict[str, mqtt.Client] = {}
+    for name, token in tokens.items():
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"pub-{name}", protocol=mqtt.MQTTv5
+        )
+        client.username_pw_set(name, token)
+        client.max_inflight_messages_set(1000)
+        client.connect("127.0.0.1", port)
+        client.loop_start()
+        clients[name] = client
+    try:
+        pending = [
+            clients[gateway].publish(broker.uplink_topic(prefix, community, gateway), payload, qos=1)
+            for gateway, payload in batches
+        ]
+        for info in pending:
+            info.wait_for_publish(timeout=120)
+    finally:
+        for client in clients.values():
+            client.disconnect()
+            client.loop_stop()
+
+
+def _broker_files(
+    directory: Path, port: int, accounts: list[broker.GatewayAccount], prefix: str, password: str
+) -> Path:
+    """Password file, ACL and configuration as ``tanhui broker-config`` writes them."""
+    worker_hash = mosquitto_password.password_hash(
+        password, secrets.token_bytes(mosquitto_password.SALT_BYTES)
+    )
+    (directory / "passwd").write_text(
+        broker.password_file([(WORKER, worker_hash), *((a.name, a.password_hash) for a in accounts)])
+    )
+    (directory / "acl").write_text(broker.acl_file(accounts, prefix=prefix, worker_username=WORKER))
+    (directory / "data").mkdir()
+    config = directory / "mosquitto.conf"
+    config.write_text(
+        broker.mosquitto_conf(
+            port=port,
+            password_file=directory / "passwd",
+            acl_file=directory / "acl",
+            persistence_dir=directory / "data",
+        )
+    )
+    return config
+
+
+def measure(
+    workers: int, *, households: int, days: int, max_readings: int
+) -> tuple[dict[str, object], list[tuple[int, ...]]]:
+    start = datetime.now(UTC).date() - timedelta(days=days + 1)
+    county = build_county(seed=3, households=households, start=start, days=days, households_per_gateway=50)
+    batches = list(envelopes(county, max_readings=max_readings))
+    with pg_database() as name, servers.temporary_directory("tanhui-bench-mqtt-") as directory:
+        url = f"postgresql+psycopg://root@127.0.0.1:5432/{name}"
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        onboarded = onboard(
+            engine, county, factor_set_id="cn-mee-2023@v1", now=0, passwords={"operator": "x"}
+        )
+        with engine.begin() as conn:
+            readings_repo.maintain_partitions(conn, now=int(time.time()))
+            accounts = [
+                broker.GatewayAccount(g.name, g.community_slug, g.mqtt_password_hash)
+                for g in registry.gateway_credentials(conn)
+                if g.mqtt_password_hash is not None
+            ]
+        port, password = servers.free_port(), secrets.token_urlsafe(16)
+        prefix = "bench"
+        config = _broker_files(directory, port, accounts, prefix, password)
+        env = {"TANHUI_DATABASE_URL": url, "TANHUI_MQTT_PORT": str(port), "TANHUI_MQTT_TOPIC_PREFIX": prefix}
+        ids = [f"bench-ingest-{i}" for i in range(workers)]
+        with servers.private_mosquitto(config, port):
+            first = [_Worker(env, client_id, password) for client_id in ids]
+            for w in first:
+                if not w.subscribed.wait(60):
+                    raise RuntimeError("a worker did not subscribe")
+            for w in first:
+                w.stop()
+            _publish(port, prefix, "baoting", onboarded.gateway_tokens, batches)
+            expected = county.reading_count * len(county.meters)
+            running = [_Worker(env, client_id, password) for client_id in ids]
+            try:
+                # The clock starts when the first worker is connected again: process start-up (imports) is
+                # not ingest.
+                for w in running:
+                    if not w.subscribed.wait(60):
+                        raise RuntimeError("a worker did not subscribe")
+                    break
+                started = time.perf_counter()
+                deadline = started + 900
+                while True:
+                    with engine.connect() as conn:
+                        stored = readings_repo.count(conn)
+                    if stored >= expected or time.perf_counter() > deadline:
+                        break
+                    time.sleep(0.2)
+                elapsed = time.perf_counter() - started
+            finally:
+                for w in running:
+                    w.stop()
+        with engine.connect() as conn:
+            stored_rows = list(readings_repo.scan(conn))
+        engine.dispose()
+    codes = {n: c for c, n in enumerate(sorted({r.register for r in stored_rows}), start=1)}
+    rows = [(r.meter_id, codes[r.register], r.meter_time, r.value, r.batch_id) for r in stored_rows]
+    result = {
+        "name": f"MQTT → {workers} worker{'s' if workers > 1 else ''} → PostgreSQL",
+        "readings": stored,
+        "expected": expected,
+        "envelopes": len(batches),
+        "seconds": round(elapsed, 3),
+        "readings_per_s": round(stored / elapsed),
+    }
+    return result, rows
+
+
+def run(households: int = 2000, days: int = 2, max_readings: int = 1000) -> list[dict[str, object]]:
+    results: list[dict[str, object]] = []
+    rows: list[tuple[int, ...]] = []
+    for workers in (1, 2):
+        result, rows = measure(workers, households=households, days=days, max_readings=max_readings)
+        results.append(result)
+    seconds = raw_copy(rows)
+    limit = {
+        "name": "raw binary COPY → PostgreSQL (limit)",
+        "readings": len(rows),
+        "expected": len(rows),
+        "envelopes": 0,
+        "seconds": round(seconds, 3),
+        "readings_per_s": round(len(rows) / seconds),
+    }
+    results.append(limit)
+    for r in results:
+        r["share_of_copy"] = round(float(str(r["readings_per_s"])) / float(str(limit["readings_per_s"])), 3)
+    return results
+
+
+if __name__ == "__main__":
+    for row in run(households=int(sys.argv[1]) if len(sys.argv) > 1 else 500, days=2):
+        print(row)
