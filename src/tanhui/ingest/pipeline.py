@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tanhui.domain.ids import CommunityId, MeterId
 from tanhui.domain.reading import MeterReading
-from tanhui.ingest.checks import Context, first_violation
+from tanhui.ingest.checks import Context, first_violation, passes_all
 from tanhui.ingest.reasons import CHECKSUM_CODES, Reason
 from tanhui.ingest.rules import IngestRules
 from tanhui.meters import envelope
@@ -83,6 +83,7 @@ class Ingestor:
         self._clock = clock
         self.rules = rules if rules is not None else IngestRules.load()
         self._meters: dict[tuple[CommunityId, str], Meter] = {}
+        self._loaded: set[CommunityId] = set()
         self._zones: dict[CommunityId, ZoneInfo] = {}
 
     def now(self) -> datetime:
@@ -133,12 +134,16 @@ class Ingestor:
                 decoded.append((index, env))
                 self._check_items(conn, gateway, index, env.items, received_at, batch)
             self._sort_against_store(conn, batch)
+            written: list[tuple[int, list[StoredReading]]] = []
             for index, env in decoded:
                 payload, gateway = deliveries[index]
-                self._store(
+                stored = self._archive(
                     conn, gateway, transport, received_at, env.seq, payload, batch, index, results[index]
                 )
+                if stored is not None:
+                    written.append(stored)
                 registry.advance_gateway_seq(conn, gateway.id, env.seq)
+            readings_repo.add_many(conn, written)
             for index, (_, gateway) in enumerate(deliveries):
                 self._quarantine(
                     conn, gateway, transport, received_at, results[index], batch.rejections[index]
@@ -173,7 +178,9 @@ class Ingestor:
             if result.rejections:
                 conn.rollback()
                 return result
-            self._store(conn, gateway, "replay", received_at, 0, raw, batch, 0, result)
+            stored = self._archive(conn, gateway, "replay", received_at, 0, raw, batch, 0, result)
+            if stored is not None:
+                readings_repo.add_many(conn, [stored])
             result.duplicates += batch.duplicates.get(0, 0)
         return result
 
@@ -221,7 +228,7 @@ class Ingestor:
             else:
                 batch.reject(index, _conflict(reading, stored[key]))
 
-    def _store(
+    def _archive(
         self,
         conn: Connection,
         gateway: Gateway,
@@ -232,10 +239,11 @@ class Ingestor:
         batch: _Batch,
         index: int,
         result: IngestResult,
-    ) -> None:
+    ) -> tuple[int, list[StoredReading]] | None:
+        """Keep the envelope's raw payload as a batch; its new readings, for the caller to write at once."""
         rows = batch.new_rows.get(index)
         if not rows:
-            return
+            return None
         result.batch_id = readings_repo.add_batch(
             conn,
             gateway_id=gateway.id,
@@ -245,8 +253,8 @@ class Ingestor:
             sha256=hashlib.sha256(payload).hexdigest(),
             payload=payload,
         )
-        readings_repo.add(conn, rows, batch_id=result.batch_id, received_at=received_at)
         result.stored = len(rows)
+        return result.batch_id, rows
 
     def _quarantine(
         self,
@@ -300,8 +308,16 @@ class Ingestor:
     def _meter(self, conn: Connection, community_id: CommunityId, serial: str) -> Meter | None:
         key = (community_id, serial)
         meter = self._meters.get(key)
-        if meter is None:
-            meter = registry.meter_by_serial(conn, community_id, serial)
+        if meter is not None:
+            return meter
+        if community_id not in self._loaded:
+            # One query for the whole registry of the community instead of one per meter on a cold cache.
+            for known in registry.meters_of_community(conn, community_id):
+                self._meters[(community_id, known.serial)] = known
+            self._loaded.add(community_id)
+            meter = self._meters.get(key)
+        else:
+            meter = registry.meter_by_serial(conn, community_id, serial)  # registered since the load?
             if meter is not None:
                 self._meters[key] = meter
         return meter
@@ -309,6 +325,7 @@ class Ingestor:
     def forget_meters(self) -> None:
         """Drop the registry cache (after an operator changes meters)."""
         self._meters.clear()
+        self._loaded.clear()
 
     def _check(
         self, conn: Connection, gateway: Gateway, reading: MeterReading, received_at: int
@@ -323,9 +340,10 @@ class Ingestor:
                 reading.meter,
             )
         context = Context.of(meter, reading, gateway, received_at, self.rules)
-        violation = first_violation(context)
-        if violation is not None:
-            return Rejection(violation[0], violation[1], _raw(reading), reading.meter)
+        if not passes_all(context):
+            violation = first_violation(context)
+            if violation is not None:
+                return Rejection(violation[0], violation[1], _raw(reading), reading.meter)
         return (meter.id, reading.register, context.meter_time), int(context.counts)
 
 

@@ -204,15 +204,23 @@ def add(conn: Connection, rows: Sequence[StoredReading], *, batch_id: int, recei
 
     The caller checks first with :func:`existing` in the same transaction. A duplicate of a hot reading
     raises :class:`sqlalchemy.exc.IntegrityError` (another worker won a race; the ingest pipeline retries).
-    PostgreSQL receives the rows by binary COPY, SQLite by ``executemany``. ``received_at`` is recorded
-    once, on the batch (:func:`add_batch`); it is accepted here for the callers of the row-per-reading
-    layout.
+    ``received_at`` is recorded once, on the batch (:func:`add_batch`); it is accepted here for the
+    callers of the row-per-reading layout.
     """
-    if not rows:
+    add_many(conn, [(batch_id, rows)])
+
+
+def add_many(conn: Connection, batches: Sequence[tuple[int, Sequence[StoredReading]]]) -> None:
+    """Append the readings of several batches in one write (binary COPY on PostgreSQL, else executemany)."""
+    if not any(rows for _, rows in batches):
         return
     _hold_off_compaction(conn)
-    codes = _ensure_codes(conn, {r.register for r in rows})
-    values = [(r.meter_id, codes[r.register], r.meter_time, r.value, batch_id) for r in rows]
+    codes = _ensure_codes(conn, {r.register for _, rows in batches for r in rows})
+    values = [
+        (r.meter_id, codes[r.register], r.meter_time, r.value, batch_id)
+        for batch_id, rows in batches
+        for r in rows
+    ]
     if conn.dialect.name == "postgresql":
         _copy_hot(conn, values)
     else:
