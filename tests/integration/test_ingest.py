@@ -135,3 +135,26 @@ def test_a_meter_assigned_to_another_gateway_is_refused(engine: Engine, world: W
     result = ingestor.ingest(payload, gateway=world.other_gateway, transport="http")
     assert result.stored == 0
     assert _quarantine(engine)[0][:2] == ("gateway_not_allowed", "110000000001")
+
+
+def test_a_redelivered_envelope_is_a_no_op_and_a_reused_sequence_is_a_replay(
+    engine: Engine, world: World
+) -> None:
+    ingestor = Ingestor(engine, clock)
+    bad_and_good = [_r("999999999999", "1.00"), _r("110000000001", "2.00")]
+    first = ingestor.ingest(
+        envelope.encode("gw-1", 5, T0, bad_and_good, boot="b1"), gateway=world.gateway, transport="mqtt"
+    )
+    again = ingestor.ingest(
+        envelope.encode("gw-1", 5, T0, bad_and_good, boot="b1"), gateway=world.gateway, transport="mqtt"
+    )
+    assert (first.stored, first.quarantined) == (1, 1)
+    assert (again.stored, again.quarantined, again.duplicates) == (0, 0, 2)
+    # Other content under the same (gateway, boot, seq): a replay, kept whole in quarantine.
+    other = envelope.encode("gw-1", 5, T0, [_r("110000000001", "3.00", hours=1)], boot="b1")
+    replay = ingestor.ingest(other, gateway=world.gateway, transport="mqtt")
+    assert (replay.stored, replay.reasons) == (0, {"replayed_sequence": 1})
+    assert _quarantine(engine)[-1] == ("replayed_sequence", None, other)
+    # After a reboot the gateway counts from 1 again under a new boot id: not a replay.
+    rebooted = envelope.encode("gw-1", 5, T0, [_r("110000000001", "3.00", hours=1)], boot="b2")
+    assert ingestor.ingest(rebooted, gateway=world.gateway, transport="mqtt").stored == 1

@@ -202,13 +202,6 @@ def test_quarantine_matches_the_injected_faults(engine: Engine, mode: str) -> No
     assert gaps and not any((serial, at) in gaps for serial, _, at in stored)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ingest quarantines a bad frame again when its envelope is redelivered; meter-protocols.md §7 and "
-        "§8.3 ask for a no-op on an exact duplicate (same gateway and seq)"
-    ),
-)
 def test_a_redelivered_envelope_does_not_quarantine_its_bad_frame_twice(engine: Engine) -> None:
     county = _county("baoting", households=2, days=1)
     sent, faults = envelopes_with_faults(county, FaultRates(bad_checksum=0.05), max_readings=500)

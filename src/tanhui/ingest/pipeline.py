@@ -117,7 +117,7 @@ class Ingestor:
         results = [IngestResult() for _ in deliveries]
         with self._engine.begin() as conn:
             batch = _Batch()
-            decoded: list[tuple[int, envelope.Envelope]] = []
+            opened: list[tuple[int, envelope.Envelope, str]] = []
             for index, (payload, gateway) in enumerate(deliveries):
                 try:
                     env = envelope.decode(payload)
@@ -131,17 +131,33 @@ class Ingestor:
                     )
                     batch.reject(index, Rejection(Reason.GATEWAY_MISMATCH, message, payload))
                     continue
+                opened.append((index, env, hashlib.sha256(payload).hexdigest()))
+            seen = readings_repo.envelope_digests(
+                conn, [(deliveries[i][1].id, env.boot, env.seq) for i, env, _ in opened]
+            )
+            decoded: list[tuple[int, envelope.Envelope]] = []
+            for index, env, digest in opened:
+                payload, gateway = deliveries[index]
+                key = (gateway.id, env.boot, env.seq)
+                if key in seen:
+                    if seen[key] == digest:
+                        # The same envelope again (a QoS 1 redelivery, an HTTP retry): a no-op.
+                        results[index].duplicates += self._reading_count(conn, gateway, env.items)
+                    else:
+                        batch.reject(index, _replayed(env, payload))
+                    continue
+                seen[key] = digest
                 decoded.append((index, env))
                 self._check_items(conn, gateway, index, env.items, received_at, batch)
             self._sort_against_store(conn, batch)
             written: list[tuple[int, list[StoredReading]]] = []
             for index, env in decoded:
                 payload, gateway = deliveries[index]
-                stored = self._archive(
-                    conn, gateway, transport, received_at, env.seq, payload, batch, index, results[index]
+                written.append(
+                    self._archive(
+                        conn, gateway, transport, received_at, env, payload, batch, index, results[index]
+                    )
                 )
-                if stored is not None:
-                    written.append(stored)
                 registry.advance_gateway_seq(conn, gateway.id, env.seq)
             readings_repo.add_many(conn, written)
             for index, (_, gateway) in enumerate(deliveries):
@@ -178,11 +194,27 @@ class Ingestor:
             if result.rejections:
                 conn.rollback()
                 return result
-            stored = self._archive(conn, gateway, "replay", received_at, 0, raw, batch, 0, result)
-            if stored is not None:
-                readings_repo.add_many(conn, [stored])
+            replayed = envelope.Envelope(gateway.name, 0, self._clock(), (), boot="replay")
+            readings_repo.add_many(
+                conn, [self._archive(conn, gateway, "replay", received_at, replayed, raw, batch, 0, result)]
+            )
             result.duplicates += batch.duplicates.get(0, 0)
         return result
+
+    def _reading_count(
+        self,
+        conn: Connection,
+        gateway: Gateway,
+        items: Sequence[MeterReading | FrameItem | envelope.ItemError],
+    ) -> int:
+        """How many readings the items carry (a frame may carry several), for counting duplicates."""
+        count = 0
+        for item in items:
+            if isinstance(item, MeterReading):
+                count += 1
+            elif isinstance(item, FrameItem):
+                count += len(self._from_frame(conn, gateway, item)[0])
+        return count
 
     def _check_items(
         self,
@@ -234,20 +266,20 @@ class Ingestor:
         gateway: Gateway,
         transport: str,
         received_at: int,
-        seq: int,
+        env: envelope.Envelope,
         payload: bytes,
         batch: _Batch,
         index: int,
         result: IngestResult,
-    ) -> tuple[int, list[StoredReading]] | None:
-        """Keep the envelope's raw payload as a batch; its new readings, for the caller to write at once."""
-        rows = batch.new_rows.get(index)
-        if not rows:
-            return None
+    ) -> tuple[int, list[StoredReading]]:
+        """Keep the envelope's raw payload as a batch (every envelope: its (gateway, boot, seq) is then
+        known); return its new readings for the caller to write all at once."""
+        rows = batch.new_rows.get(index, [])
         result.batch_id = readings_repo.add_batch(
             conn,
             gateway_id=gateway.id,
-            seq=seq,
+            seq=env.seq,
+            boot=env.boot,
             transport=transport,
             received_at=received_at,
             sha256=hashlib.sha256(payload).hexdigest(),
@@ -345,6 +377,16 @@ class Ingestor:
             if violation is not None:
                 return Rejection(violation[0], violation[1], _raw(reading), reading.meter)
         return (meter.id, reading.register, context.meter_time), int(context.counts)
+
+
+def _replayed(env: envelope.Envelope, payload: bytes) -> Rejection:
+    boot = f" of boot {env.boot!r}" if env.boot else ""
+    return Rejection(
+        Reason.REPLAYED_SEQUENCE,
+        f"gateway {env.gateway}: sequence number {env.seq}{boot} was already used by another envelope; "
+        "a replay, or a gateway that reuses numbers (after a restart it must send a new boot id)",
+        payload,
+    )
 
 
 def _conflict(reading: MeterReading, stored_counts: int) -> Rejection:

@@ -22,6 +22,7 @@ class Reason(StrEnum):
     METER_CLOCK_AHEAD = "meter_clock_ahead"
     METER_CLOCK_BEHIND = "meter_clock_behind"
     CONFLICTING_DUPLICATE = "conflicting_duplicate"
+    REPLAYED_SEQUENCE = "replayed_sequence"
 
 
 # Codec error codes that mean the bytes were damaged on the way, as opposed to malformed content.

@@ -6,7 +6,9 @@ A gateway sends one envelope per batch over HTTP (``POST /api/v1/ingest``) or MQ
      "readings": [{"meter": "000000000001", "register": "energy_import", "value": "1234.56",
                    "unit": "kWh", "time": "2026-11-25T10:00:00+08:00"}]}
 
-``seq`` increases by one per envelope a gateway sends, so replays of old envelopes can be recognised.
+``seq`` increases by one per envelope a gateway sends and ``boot`` (optional) names the gateway's current
+boot: sequence numbers restart after a reboot, so (gateway, boot, seq) names one envelope. The same
+envelope again is a redelivery (a no-op); other content under a used (gateway, boot, seq) is a replay.
 Times must carry a UTC offset: a naive meter time cannot be placed on the timeline without guessing.
 Values are decimal strings so that no binary float ever touches a register.
 
@@ -74,6 +76,7 @@ class Envelope:
     seq: int
     sent_at: datetime
     items: tuple[MeterReading | FrameItem | ItemError, ...]
+    boot: str = ""
 
     @property
     def readings(self) -> list[MeterReading]:
@@ -104,6 +107,7 @@ class _Envelope(msgspec.Struct, forbid_unknown_fields=False):
     seq: int
     sent_at: datetime
     readings: list[_Reading]
+    boot: str = ""
 
 
 class _LooseEnvelope(msgspec.Struct, forbid_unknown_fields=False):
@@ -112,6 +116,7 @@ class _LooseEnvelope(msgspec.Struct, forbid_unknown_fields=False):
     seq: int
     sent_at: datetime
     readings: list[msgspec.Raw]
+    boot: str = ""
 
 
 _strict = msgspec.json.Decoder(_Envelope)
@@ -133,7 +138,7 @@ def decode(payload: bytes) -> Envelope:
             items.append(_to_item(raw))
         except EnvelopeError as exc:
             items.append(ItemError(index, _encoder.encode(raw), exc))
-    return Envelope(env.gateway, env.seq, env.sent_at, tuple(items))
+    return Envelope(env.gateway, env.seq, env.sent_at, tuple(items), env.boot)
 
 
 def _decode_item_by_item(payload: bytes) -> Envelope:
@@ -151,7 +156,7 @@ def _decode_item_by_item(payload: bytes) -> Envelope:
             items.append(ItemError(index, bytes(raw), EnvelopeError(f"reading {index}: {exc}")))
         except EnvelopeError as exc:
             items.append(ItemError(index, bytes(raw), exc))
-    return Envelope(env.gateway, env.seq, env.sent_at, tuple(items))
+    return Envelope(env.gateway, env.seq, env.sent_at, tuple(items), env.boot)
 
 
 def decode_item(raw: bytes) -> MeterReading | FrameItem:
@@ -211,7 +216,9 @@ def _to_reading(raw: _Reading) -> MeterReading:
     return MeterReading(raw.meter, raw.register, value, raw.unit, raw.time)
 
 
-def encode(gateway: str, seq: int, sent_at: datetime, readings: Sequence[MeterReading | FrameItem]) -> bytes:
+def encode(
+    gateway: str, seq: int, sent_at: datetime, readings: Sequence[MeterReading | FrameItem], *, boot: str = ""
+) -> bytes:
     """Encode readings and frames as a version-1 envelope (what a gateway, or the simulator, sends)."""
     body = {
         "v": VERSION,
@@ -220,6 +227,8 @@ def encode(gateway: str, seq: int, sent_at: datetime, readings: Sequence[MeterRe
         "sent_at": sent_at.isoformat(),
         "readings": [_reading_dict(r) if isinstance(r, MeterReading) else _frame_dict(r) for r in readings],
     }
+    if boot:
+        body["boot"] = boot
     return _encoder.encode(body)
 
 

@@ -114,6 +114,7 @@ def add_batch(
     received_at: int,
     sha256: str,
     payload: bytes,
+    boot: str = "",
 ) -> int:
     """Keep the raw payload of an ingest batch, compressed; its readings point at it.
 
@@ -130,6 +131,7 @@ def add_batch(
             transport=transport,
             received_at=received_at,
             sha256=sha256,
+            boot=boot,
             payload=data,
             payload_codec=codec,
         )
@@ -154,6 +156,25 @@ def batch_payload(conn: Connection, batch_id: int) -> bytes:
 
 
 # --- ingest --------------------------------------------------------------------------------------------
+
+
+def envelope_digests(
+    conn: Connection, keys: Iterable[tuple[GatewayId, str, int]]
+) -> dict[tuple[GatewayId, str, int], str]:
+    """The payload digest already recorded for each ``(gateway, boot, seq)`` among ``keys`` (if any)."""
+    wanted = set(keys)
+    found: dict[tuple[GatewayId, str, int], str] = {}
+    for gateway_id, boot in {(g, b) for g, b, _ in wanted}:
+        seqs = sorted(s for g, b, s in wanted if (g, b) == (gateway_id, boot))
+        query = (
+            select(ingest_batches.c.seq, ingest_batches.c.sha256)
+            .where(ingest_batches.c.gateway_id == gateway_id, ingest_batches.c.boot == boot)
+            .where(ingest_batches.c.seq.in_(seqs))
+            .where(ingest_batches.c.transport != "replay")
+        )
+        for seq, digest in conn.execute(query):
+            found.setdefault((gateway_id, boot, int(seq)), digest)
+    return found
 
 
 def existing(

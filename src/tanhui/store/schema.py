@@ -88,7 +88,8 @@ meters = Table(
     Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
     Column("household_id", Integer, ForeignKey("households.id"), nullable=True),
     Column("gateway_id", Integer, ForeignKey("gateways.id"), nullable=True),
-    Column("serial", String(32), nullable=False),
+    # DSMR equipment ids run to 96 characters (hex-encoded); DL/T 645 and CJ/T 188 addresses are 12 and 14.
+    Column("serial", String(96), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("protocol", String(16), nullable=False),
     Column("unit", String(8), nullable=False),
@@ -97,7 +98,9 @@ meters = Table(
     Column("capacity", BigInteger, nullable=False),
     Column("installed_on", Date, nullable=False),
     Column("removed_on", Date, nullable=True),
-    UniqueConstraint("community_id", "serial", name="uq_meters_community_serial"),
+    # A serial may return: a replacement meter can be programmed with the old one's address. Each
+    # installation is its own meter (its own register series); readings go to the one installed then.
+    UniqueConstraint("community_id", "serial", "installed_on", name="uq_meters_community_serial_installed"),
 )
 
 ingest_batches = Table(
@@ -106,6 +109,9 @@ ingest_batches = Table(
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     Column("gateway_id", Integer, ForeignKey("gateways.id"), nullable=False),
     Column("seq", BigInteger, nullable=False),
+    # The gateway's boot id: sequence numbers restart when a gateway reboots, so (gateway, boot, seq)
+    # names one envelope (meter-protocols.md §8.3).
+    Column("boot", String(64), nullable=False, server_default=""),
     Column("transport", String(8), nullable=False),
     Column("received_at", BigInteger, nullable=False),
     # SHA-256 of the payload as received: what the audit log commits to, whatever the compression.
@@ -113,6 +119,13 @@ ingest_batches = Table(
     # The payload compressed with ``payload_codec`` (tanhui.store.archive).
     Column("payload", LargeBinary, nullable=False),
     Column("payload_codec", String(16), nullable=False),
+)
+
+Index(
+    "ix_ingest_batches_gateway_boot_seq",
+    ingest_batches.c.gateway_id,
+    ingest_batches.c.boot,
+    ingest_batches.c.seq,
 )
 
 # Readings are stored twice over their life (docs/decisions/0006-compact-readings.md): first as narrow rows
@@ -170,7 +183,7 @@ quarantine = Table(
     Column("received_at", BigInteger, nullable=False),
     Column("reason", String(48), nullable=False),
     Column("message", Text, nullable=False),
-    Column("meter_serial", String(32), nullable=True),
+    Column("meter_serial", String(96), nullable=True),
     Column("raw", LargeBinary, nullable=False),
     Column("status", String(16), nullable=False, server_default="open"),
 )
