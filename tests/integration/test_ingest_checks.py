@@ -148,3 +148,28 @@ def test_an_unknown_meter_is_stored_after_the_operator_registers_it_and_replays(
         )
     done = ingestor.replay_item(raw, gateway=world.gateway)
     assert (done.stored, done.quarantined) == (1, 0)
+
+
+def test_a_falling_register_is_quarantined_on_either_side_of_late_readings(
+    engine: Engine, world: World
+) -> None:
+    def at(hours: int, value: str) -> MeterReading:
+        return MeterReading(ELECTRICITY, "energy_import", Decimal(value), "kWh", NOW - timedelta(hours=hours))
+
+    _send(engine, world, [at(5, "100.00"), at(3, "110.00"), at(1, "120.00")], seq=1)
+    # 04:00 lower than 05:00; 02:00 higher than 01:00 (a late reading breaking its successor); a reset.
+    _send(engine, world, [at(4, "99.00"), at(2, "125.00"), at(0, "0.50")], seq=2)
+    assert _reasons(engine) == ["decreasing_register"] * 3
+    # A rollover is not a fall: near the top of the register, then just past zero.
+    _send(engine, world, [at(30, "999999.90"), at(29, "0.10")], seq=3)
+    assert _reasons(engine) == ["decreasing_register"] * 3
+    with engine.connect() as conn:
+        meter = registry.meter_by_serial(conn, world.community_id, ELECTRICITY)
+        assert meter is not None
+        assert [v for _, v in readings.of_meter(conn, meter.id, "energy_import")] == [
+            99_999_990,
+            10,
+            10_000,
+            11_000,
+            12_000,
+        ]

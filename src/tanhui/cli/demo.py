@@ -68,6 +68,8 @@ def build_demo(
     factor_set = factor_sets[DEFAULT_FACTOR_SET]
     reset_database(engine)
     migrate.upgrade(engine)
+    with engine.begin() as conn:
+        readings.maintain_partitions(conn, now=int(now().timestamp()))
     county = build_county(
         seed=seed, households=households, start=start or demo_start(days), days=days, tz=DEMO_TIMEZONE
     )

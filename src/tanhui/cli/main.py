@@ -30,12 +30,14 @@ from tanhui.ingest import actions, broker
 from tanhui.ingest.broker import DEFAULT_SHARE_GROUP
 from tanhui.ingest.mqtt import DEFAULT_BATCH_SIZE, MqttIngestWorker
 from tanhui.ingest.pipeline import Ingestor
+from tanhui.jobs import compaction
 from tanhui.jobs.accounting import account_community
 from tanhui.meters.errors import MeterError
 from tanhui.meters.protocols import PROTOCOLS, input_bytes
 from tanhui.settings import get_settings
 from tanhui.sim.county import build_county, envelopes
 from tanhui.store import migrate, quarantine, registry
+from tanhui.store import readings as readings_repo
 from tanhui.store.engine import make_engine
 from tanhui.store.factor_files import load_factor_sets
 from tanhui.store.registry import Community
@@ -66,9 +68,12 @@ console = Console()
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Apply the migrations to the database named by TANHUI_DATABASE_URL."""
-    migrate.upgrade(make_engine(get_settings().database_url))
-    console.print("database is at the latest schema")
+    """Apply the migrations to the database named by TANHUI_DATABASE_URL, and create due partitions."""
+    engine = make_engine(get_settings().database_url)
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        created = readings_repo.maintain_partitions(conn, now=int(utc_now().timestamp()))
+    console.print(f"database is at the latest schema; {len(created)} partitions created")
 
 
 @app.command()
@@ -495,6 +500,24 @@ def meters_add(
         typer.echo(exc.diagnostics())
         raise typer.Exit(1) from None
     typer.echo(f"meter {serial} registered as {meter_id}")
+
+
+@app.command()
+def compact() -> None:
+    """Pack closed days of readings and keep the monthly partitions ready (run it daily)."""
+    summary = compaction.compact(make_engine(get_settings().database_url), now=int(utc_now().timestamp()))
+    console.print(
+        json.dumps(
+            {
+                "readings_packed": summary.readings,
+                "days_written": summary.days_written,
+                "days_merged": summary.days_merged,
+                "duplicates_dropped": summary.duplicates,
+                "partitions_created": list(summary.partitions_created),
+                "partitions_dropped": list(summary.partitions_dropped),
+            }
+        )
+    )
 
 
 register_accounting(app)

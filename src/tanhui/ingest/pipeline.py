@@ -26,6 +26,7 @@ from tanhui.ingest.checks import Context, first_violation, passes_all
 from tanhui.ingest.reasons import CHECKSUM_CODES, Reason
 from tanhui.ingest.rules import IngestRules
 from tanhui.meters import envelope
+from tanhui.meters.continuity import ContinuityError, step
 from tanhui.meters.envelope import FrameItem
 from tanhui.meters.errors import MeterError
 from tanhui.meters.frames import readings_from_frame
@@ -38,6 +39,10 @@ from tanhui.store.registry import Gateway, Meter
 log = structlog.get_logger(__name__)
 
 Key = tuple[MeterId, str, int]
+
+# How far around new readings their register's stored neighbours are looked up for the continuity
+# check; a neighbour further away is checked by accounting, which never pays a fall either.
+CONTINUITY_WINDOW = 2 * 86_400
 
 
 @dataclass(slots=True)
@@ -84,6 +89,7 @@ class Ingestor:
         self.rules = rules if rules is not None else IngestRules.load()
         self._meters: dict[tuple[CommunityId, str], Meter] = {}
         self._loaded: set[CommunityId] = set()
+        self._by_id: dict[MeterId, Meter] = {}
         self._zones: dict[CommunityId, ZoneInfo] = {}
 
     def now(self) -> datetime:
@@ -150,6 +156,7 @@ class Ingestor:
                 decoded.append((index, env))
                 self._check_items(conn, gateway, index, env.items, received_at, batch)
             self._sort_against_store(conn, batch)
+            self._check_continuity(conn, batch)
             written: list[tuple[int, list[StoredReading]]] = []
             for index, env in decoded:
                 payload, gateway = deliveries[index]
@@ -189,6 +196,7 @@ class Ingestor:
             batch = _Batch()
             self._check_items(conn, gateway, 0, items, received_at, batch)
             self._sort_against_store(conn, batch)
+            self._check_continuity(conn, batch)
             for rejection in batch.rejections[0]:
                 result.reject(rejection)
             if result.rejections:
@@ -259,6 +267,70 @@ class Ingestor:
                 batch.duplicate(index)
             else:
                 batch.reject(index, _conflict(reading, stored[key]))
+
+    def _check_continuity(self, conn: Connection, batch: _Batch) -> None:
+        """Quarantine new readings that would make a register fall (meter-protocols.md §7).
+
+        Each new reading is placed among the stored readings of its register within
+        :data:`CONTINUITY_WINDOW` seconds and the other new ones, in meter-time order; a step down from
+        its predecessor or to its successor that a rollover cannot explain (``tanhui.meters.continuity``)
+        rejects it as ``decreasing_register``. Late readings are thereby checked on both sides. A register
+        that restarts near zero is the usual sign of a meter replaced without telling the platform: the
+        operator registers the replacement, then replays.
+        """
+        new: dict[tuple[MeterId, str], list[tuple[int, int, int]]] = {}  # (time, counts, envelope index)
+        for index, rows in batch.new_rows.items():
+            for row in rows:
+                new.setdefault((row.meter_id, row.register), []).append((row.meter_time, row.value, index))
+        if not new:
+            return
+        times = [t for series in new.values() for t, _, _ in series]
+        stored: dict[tuple[MeterId, str], list[tuple[int, int, int]]] = {}
+        for record in readings_repo.in_window(
+            conn,
+            {m for m, _ in new},
+            {r for _, r in new},
+            min(times) - CONTINUITY_WINDOW,
+            max(times) + CONTINUITY_WINDOW,
+        ):
+            stored.setdefault((record.meter_id, record.register), []).append(
+                (record.meter_time, record.value, -1)
+            )
+        rejected: set[tuple[MeterId, str, int]] = set()
+        for (meter_id, register), arrivals in new.items():
+            meter = self._by_id[meter_id]
+            limit = meter.capacity // self.rules.max_rollover_share_denominator
+            series = sorted(stored.get((meter_id, register), []) + arrivals)
+            kept: list[tuple[int, int, int]] = []
+            for position, (t, value, index) in enumerate(series):
+                if index < 0:
+                    kept.append((t, value, index))
+                    continue
+                after = next((p for p in series[position + 1 :] if p[2] < 0), None)
+                problem = _fall(kept[-1][1] if kept else None, value, meter.capacity, limit) or _fall(
+                    value, after[1] if after else None, meter.capacity, limit
+                )
+                if problem is None:
+                    kept.append((t, value, index))
+                    continue
+                key = (meter_id, register, t)
+                rejected.add(key)
+                reading = batch.candidates[key][1]
+                batch.reject(
+                    index,
+                    Rejection(
+                        Reason.DECREASING_REGISTER,
+                        f"meter {meter.serial} {register} at {reading.time.isoformat()}: {problem}; "
+                        "a replaced or reset meter? Register the replacement, then replay",
+                        _raw(reading),
+                        meter.serial,
+                    ),
+                )
+        if rejected:
+            for index in list(batch.new_rows):
+                batch.new_rows[index] = [
+                    r for r in batch.new_rows[index] if (r.meter_id, r.register, r.meter_time) not in rejected
+                ]
 
     def _archive(
         self,
@@ -346,18 +418,21 @@ class Ingestor:
             # One query for the whole registry of the community instead of one per meter on a cold cache.
             for known in registry.meters_of_community(conn, community_id):
                 self._meters[(community_id, known.serial)] = known
+                self._by_id[known.id] = known
             self._loaded.add(community_id)
             meter = self._meters.get(key)
         else:
             meter = registry.meter_by_serial(conn, community_id, serial)  # registered since the load?
             if meter is not None:
                 self._meters[key] = meter
+                self._by_id[meter.id] = meter
         return meter
 
     def forget_meters(self) -> None:
         """Drop the registry cache (after an operator changes meters)."""
         self._meters.clear()
         self._loaded.clear()
+        self._by_id.clear()
 
     def _check(
         self, conn: Connection, gateway: Gateway, reading: MeterReading, received_at: int
@@ -377,6 +452,16 @@ class Ingestor:
             if violation is not None:
                 return Rejection(violation[0], violation[1], _raw(reading), reading.meter)
         return (meter.id, reading.register, context.meter_time), int(context.counts)
+
+
+def _fall(before: int | None, after: int | None, capacity: int, limit: int) -> str | None:
+    if before is None or after is None:
+        return None
+    try:
+        step(before, after, capacity=capacity, max_rollover_counts=limit)
+    except ContinuityError as exc:
+        return exc.message
+    return None
 
 
 def _replayed(env: envelope.Envelope, payload: bytes) -> Rejection:

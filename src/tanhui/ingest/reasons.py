@@ -23,6 +23,7 @@ class Reason(StrEnum):
     METER_CLOCK_BEHIND = "meter_clock_behind"
     CONFLICTING_DUPLICATE = "conflicting_duplicate"
     REPLAYED_SEQUENCE = "replayed_sequence"
+    DECREASING_REGISTER = "decreasing_register"
 
 
 # Codec error codes that mean the bytes were damaged on the way, as opposed to malformed content.

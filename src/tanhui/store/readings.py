@@ -190,29 +190,48 @@ def existing(
     wanted = set(keys)
     if not wanted:
         return {}
-    _hold_off_compaction(conn)
-    registers = sorted({k[1] for k in wanted})
-    meter_ids = sorted({k[0] for k in wanted})
-    lo = min(k[2] for k in wanted)
-    hi = max(k[2] for k in wanted)
     found: dict[tuple[MeterId, str, int], int] = {}
-    for start in range(0, len(meter_ids), 500):
-        chunk = meter_ids[start : start + 500]
+    window = in_window(
+        conn,
+        {k[0] for k in wanted},
+        {k[1] for k in wanted},
+        min(k[2] for k in wanted),
+        max(k[2] for k in wanted),
+    )
+    for record in window:
+        key = (record.meter_id, record.register, record.meter_time)
+        if key in wanted:
+            found[key] = record.value
+    return found
+
+
+def in_window(
+    conn: Connection, meter_ids: Iterable[MeterId], registers: Iterable[str], lo: int, hi: int
+) -> Iterator[ReadingRecord]:
+    """Stored readings of ``meter_ids`` and ``registers`` with ``lo <= meter_time <= hi``, hot and packed.
+
+    On PostgreSQL this holds off compaction until the caller's transaction ends.
+    """
+    ids = sorted(set(meter_ids))
+    names = sorted(set(registers))
+    if not ids or not names:
+        return
+    _hold_off_compaction(conn)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
         hot = _hot_select().where(
             _among(conn, readings_hot.c.meter_id, chunk),
-            register_codes.c.name.in_(registers),
+            register_codes.c.name.in_(names),
             readings_hot.c.meter_time.between(lo, hi),
         )
         packed = _packed_select().where(
             _among(conn, readings_packed.c.meter_id, chunk),
-            register_codes.c.name.in_(registers),
+            register_codes.c.name.in_(names),
             readings_packed.c.day.between(lo // DAY, hi // DAY),
         )
         for record in _records(conn.execute(union_all(hot, packed))):
-            key = (record.meter_id, record.register, record.meter_time)
-            if key in wanted:
-                found[key] = record.value
-    return found
+            if lo <= record.meter_time <= hi:
+                yield record
 
 
 _HOT_COLUMNS = "meter_id, register, meter_time, value, batch_id"
