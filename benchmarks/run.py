@@ -10,7 +10,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import codecs, ingest_http, machine
+from benchmarks import codecs, ingest_http, ingest_mqtt, machine, storage
 
 HERE = Path(__file__).resolve().parent
 
@@ -32,6 +32,8 @@ def main() -> None:
     results: dict[str, list[dict[str, object]]] = {
         "codecs": codecs.run(frames_per_codec=50 if quick else 200, seconds=0.3 if quick else 2.0),
         "ingest_http": ingest_http.run(households=20 if quick else 100, days=2 if quick else 7),
+        "ingest_mqtt": ingest_mqtt.run(households=200 if quick else 2000, days=2),
+        "storage": storage.run(households=50 if quick else 500, days=2),
     }
     info = machine.describe()
     report = {"ran_at": started.isoformat(timespec="seconds"), "machine": info, "results": results}
@@ -69,6 +71,36 @@ def main() -> None:
                 ("share of COPY", "share_of_copy"),
             ],
         ),
+    ]
+    lines += [
+        "",
+        "## End to end: MQTT → ingest workers → PostgreSQL (issue 4)",
+        "",
+        "A private Mosquitto holds a simulated county's backlog (envelopes of up to 1,000 readings); N",
+        "`tanhui ingest-mqtt` processes drain it, each committing batches of envelopes with one COPY.",
+        "The limit is a binary COPY of the same stored rows into an identical empty table on the same",
+        "PostgreSQL.",
+        "",
+        *_table(
+            results["ingest_mqtt"],
+            [
+                ("path", "name"),
+                ("readings", "readings"),
+                ("envelopes", "envelopes"),
+                ("seconds", "seconds"),
+                ("readings/s", "readings_per_s"),
+                ("share of COPY", "share_of_copy"),
+            ],
+        ),
+        "",
+        "## Storage per reading on PostgreSQL (issue 4)",
+        "",
+        "Readings of a simulated county at 15 minutes through the pipeline, then compaction, CHECKPOINT and",
+        "VACUUM; bytes from pg_total_relation_size over every partition, raw-frame archive included.",
+        "",
+        "```",
+        *(json.dumps(row, ensure_ascii=False) for row in results["storage"]),
+        "```",
     ]
     (HERE / "results.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))

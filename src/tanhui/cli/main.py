@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from tanhui.cli import publish
 from tanhui.cli.accounting_commands import register as register_accounting
 from tanhui.cli.demo import DEFAULT_FACTOR_SET, DEMO_TIMEZONE, build_demo, demo_start
+from tanhui.cli.health_commands import register as register_health
 from tanhui.cli.onboarding import DEMO_COMMUNITY, onboard
 from tanhui.cli.server import BackgroundServer
 from tanhui.clock import utc_now
@@ -521,6 +522,7 @@ def compact() -> None:
 
 
 register_accounting(app)
+register_health(app)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from tanhui.ingest.pipeline import Ingestor
 from tanhui.settings import Settings
 from tanhui.store.engine import make_engine
 from tanhui.store.factor_files import load_factor_sets
-from tanhui.web import api, pages
+from tanhui.web import api, health_api, pages
 from tanhui.web.access import PUBLIC, Forbidden, NotAuthenticated, NotFound
 from tanhui.web.i18n import translations
 from tanhui.web.ratelimit import LoginLimiter
@@ -49,6 +49,7 @@ def create_app(
     app.state.login_limiter = LoginLimiter(settings.login_max_failures, settings.login_window_seconds)
 
     app.include_router(api.router)
+    app.include_router(health_api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
