@@ -503,6 +503,35 @@ def meters_add(
     typer.echo(f"meter {serial} registered as {meter_id}")
 
 
+@meters_app.command("replace")
+def meters_replace(
+    serial: Annotated[str, typer.Argument(help="the installed meter's serial")],
+    on: Annotated[str, typer.Option(help="ISO date of the replacement")],
+    new_serial: Annotated[str | None, typer.Option(help="the new meter's serial (default: the same)")] = None,
+    resolution: Annotated[str | None, typer.Option(help="the new register's resolution")] = None,
+    capacity: Annotated[int | None, typer.Option(help="the new register's capacity in counts")] = None,
+    community: Annotated[str, typer.Option(help="community slug")] = "baoting",
+) -> None:
+    """Replace a meter: the old one is removed that day; the new one starts from its own register."""
+    engine = make_engine(get_settings().database_url)
+    found = _community(engine, community)
+    try:
+        meter_id = actions.replace_meter(
+            engine,
+            found.id,
+            operator="cli",
+            serial=serial,
+            replaced_on=date.fromisoformat(on),
+            new_serial=new_serial,
+            resolution=Decimal(resolution) if resolution else None,
+            capacity=capacity,
+        )
+    except actions.ActionError as exc:
+        typer.echo(exc.diagnostics())
+        raise typer.Exit(1) from None
+    typer.echo(f"meter {new_serial or serial} installed as {meter_id} from {on}")
+
+
 @app.command()
 def compact() -> None:
     """Pack closed days of readings and keep the monthly partitions ready (run it daily)."""

@@ -133,3 +133,48 @@ def register_meter(
         )
     log.info("operator.meter_registered", operator=operator, serial=serial, household=household_code)
     return meter_id
+
+
+def replace_meter(
+    engine: Engine,
+    community_id: CommunityId,
+    *,
+    operator: str,
+    serial: str,
+    replaced_on: date,
+    new_serial: str | None = None,
+    resolution: Decimal | None = None,
+    capacity: int | None = None,
+    protocol: str | None = None,
+) -> MeterId:
+    """Replace the meter installed as ``serial``: it is removed on ``replaced_on`` and a new meter, for
+    the same household and gateway, is installed that day (``new_serial``, or the same address when the
+    replacement was programmed with it). The new meter starts from its own register: no consumption is
+    ever computed across the two (meter-protocols.md §7, meter replacement)."""
+    with engine.begin() as conn:
+        old = registry.meter_by_serial(conn, community_id, serial)
+        if old is None or old.removed_on is not None:
+            raise ActionError(f"no installed meter {serial} in this community", code="not_found")
+        if replaced_on <= old.installed_on:
+            raise ActionError(
+                f"meter {serial} was installed on {old.installed_on}; it cannot be replaced on {replaced_on}",
+                code="invalid_date",
+            )
+        target = new_serial or serial
+        if target != serial and registry.meter_by_serial(conn, community_id, target) is not None:
+            raise ActionError(f"meter {target} is already registered", code="exists")
+        registry.remove_meter(conn, old.id, replaced_on)
+        meter_id = registry.create_meter(
+            conn,
+            community_id=community_id,
+            household_id=old.household_id,
+            gateway_id=old.gateway_id,
+            serial=target,
+            kind=old.kind,
+            protocol=protocol or old.protocol,
+            resolution=resolution or old.resolution,
+            capacity=capacity or old.capacity,
+            installed_on=replaced_on,
+        )
+    log.info("operator.meter_replaced", operator=operator, old=serial, new=target, on=str(replaced_on))
+    return meter_id

@@ -13,7 +13,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -62,6 +62,15 @@ class IngestResult:
         self.rejections.append(rejection)
 
 
+@dataclass(frozen=True, slots=True)
+class _Installation:
+    """A meter with its installation span as epoch seconds (local midnights of the community)."""
+
+    start: int
+    end: int | None
+    meter: Meter
+
+
 @dataclass(slots=True)
 class _Batch:
     """The outcome of checking one or more envelopes' items, by envelope index, before any write."""
@@ -87,7 +96,7 @@ class Ingestor:
         self._engine = engine
         self._clock = clock
         self.rules = rules if rules is not None else IngestRules.load()
-        self._meters: dict[tuple[CommunityId, str], Meter] = {}
+        self._meters: dict[tuple[CommunityId, str], list[_Installation]] = {}
         self._loaded: set[CommunityId] = set()
         self._by_id: dict[MeterId, Meter] = {}
         self._zones: dict[CommunityId, ZoneInfo] = {}
@@ -409,24 +418,37 @@ class Ingestor:
             self._zones[gateway.community_id] = zone
         return zone
 
-    def _meter(self, conn: Connection, community_id: CommunityId, serial: str) -> Meter | None:
+    def _installations(self, conn: Connection, gateway: Gateway, serial: str) -> list[_Installation]:
+        """The installations of ``serial`` (usually one), oldest first, from a cache of the registry."""
+        community_id = gateway.community_id
         key = (community_id, serial)
-        meter = self._meters.get(key)
-        if meter is not None:
-            return meter
+        found = self._meters.get(key)
+        if found is not None:
+            return found
         if community_id not in self._loaded:
             # One query for the whole registry of the community instead of one per meter on a cold cache.
-            for known in registry.meters_of_community(conn, community_id):
-                self._meters[(community_id, known.serial)] = known
-                self._by_id[known.id] = known
+            for known in sorted(
+                registry.meters_of_community(conn, community_id), key=lambda m: m.installed_on
+            ):
+                self._remember(conn, gateway, known)
             self._loaded.add(community_id)
-            meter = self._meters.get(key)
-        else:
-            meter = registry.meter_by_serial(conn, community_id, serial)  # registered since the load?
-            if meter is not None:
-                self._meters[key] = meter
-                self._by_id[meter.id] = meter
-        return meter
+            return self._meters.get(key, [])
+        for known in registry.installations(conn, community_id, serial):  # registered since the load?
+            self._remember(conn, gateway, known)
+        return self._meters.get(key, [])
+
+    def _remember(self, conn: Connection, gateway: Gateway, meter: Meter) -> None:
+        zone = self._zone(conn, gateway)
+        start = int(datetime.combine(meter.installed_on, time(0), zone).timestamp())
+        end = (
+            None
+            if meter.removed_on is None
+            else int(datetime.combine(meter.removed_on, time(0), zone).timestamp())
+        )
+        self._meters.setdefault((meter.community_id, meter.serial), []).append(
+            _Installation(start, end, meter)
+        )
+        self._by_id[meter.id] = meter
 
     def forget_meters(self) -> None:
         """Drop the registry cache (after an operator changes meters)."""
@@ -437,8 +459,8 @@ class Ingestor:
     def _check(
         self, conn: Connection, gateway: Gateway, reading: MeterReading, received_at: int
     ) -> Rejection | tuple[Key, int]:
-        meter = self._meter(conn, gateway.community_id, reading.meter)
-        if meter is None:
+        installations = self._installations(conn, gateway, reading.meter)
+        if not installations:
             return Rejection(
                 Reason.UNKNOWN_METER,
                 f"meter {reading.meter} is not registered in this community; register it or map it to a "
@@ -446,11 +468,26 @@ class Ingestor:
                 _raw(reading),
                 reading.meter,
             )
+        at = int(reading.time.timestamp())
+        covering = next((i for i in installations if i.start <= at and (i.end is None or at < i.end)), None)
+        # Outside every installation the latest one still names the rule a reading breaks first (a
+        # reset clock says more than "not installed"); only a reading that passes them all is refused
+        # for its date.
+        meter = (covering or installations[-1]).meter
         context = Context.of(meter, reading, gateway, received_at, self.rules)
         if not passes_all(context):
             violation = first_violation(context)
             if violation is not None:
                 return Rejection(violation[0], violation[1], _raw(reading), reading.meter)
+        if covering is None:
+            spans = ", ".join(f"{i.meter.installed_on}–{i.meter.removed_on or 'now'}" for i in installations)
+            return Rejection(
+                Reason.METER_NOT_INSTALLED,
+                f"meter {reading.meter} was not installed at {reading.time.isoformat()} (installed {spans}); "
+                "correct the installation dates, then replay",
+                _raw(reading),
+                reading.meter,
+            )
         return (meter.id, reading.register, context.meter_time), int(context.counts)
 
 

@@ -15,6 +15,7 @@ class Reason(StrEnum):
     GATEWAY_MISMATCH = "gateway_mismatch"
     UNKNOWN_GATEWAY = "unknown_gateway"
     UNKNOWN_METER = "unknown_meter"
+    METER_NOT_INSTALLED = "meter_not_installed"
     GATEWAY_NOT_ALLOWED = "gateway_not_allowed"
     UNIT_MISMATCH = "unit_mismatch"
     RESOLUTION_MISMATCH = "resolution_mismatch"

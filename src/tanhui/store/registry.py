@@ -41,6 +41,9 @@ class Meter:
     unit: str
     resolution: Decimal
     capacity: int
+    installed_on: date = date(1970, 1, 1)
+    removed_on: date | None = None
+    protocol: str = "json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,10 +220,27 @@ def meters_of_community(conn: Connection, community_id: CommunityId) -> list[Met
 
 
 def meter_by_serial(conn: Connection, community_id: CommunityId, serial: str) -> Meter | None:
-    row = conn.execute(
-        select(meters).where(meters.c.community_id == community_id).where(meters.c.serial == serial)
-    ).first()
-    return None if row is None else _meter(row)
+    """The current installation of ``serial`` (not removed), else its latest one."""
+    found = installations(conn, community_id, serial)
+    current = [m for m in found if m.removed_on is None]
+    chosen = current or found
+    return chosen[-1] if chosen else None
+
+
+def installations(conn: Connection, community_id: CommunityId, serial: str) -> list[Meter]:
+    """Every installation of ``serial`` in the community, oldest first (a serial can be reprogrammed into
+    a replacement meter)."""
+    rows = conn.execute(
+        select(meters)
+        .where(meters.c.community_id == community_id, meters.c.serial == serial)
+        .order_by(meters.c.installed_on)
+    )
+    return [_meter(r) for r in rows]
+
+
+def remove_meter(conn: Connection, meter_id: MeterId, removed_on: date) -> None:
+    """Close an installation: readings from ``removed_on`` on belong to another meter, or to none."""
+    conn.execute(update(meters).where(meters.c.id == meter_id).values(removed_on=removed_on))
 
 
 def _meter(r: Row[Any]) -> Meter:
@@ -234,6 +254,9 @@ def _meter(r: Row[Any]) -> Meter:
         unit=r.unit,
         resolution=Decimal(r.resolution),
         capacity=int(r.capacity),
+        installed_on=r.installed_on,
+        removed_on=r.removed_on,
+        protocol=r.protocol,
     )
 
 

@@ -327,3 +327,29 @@ def register_meter(request: Request, body: MeterIn, user: Operator) -> MeterOut:
     )
     request.app.state.ingestor.forget_meters()
     return MeterOut(id=meter_id, serial=body.serial)
+
+
+class ReplaceIn(BaseModel):
+    replaced_on: date
+    new_serial: str | None = Field(default=None, min_length=1, max_length=96, pattern=r"^[0-9A-Za-z_-]+$")
+    resolution: Decimal | None = Field(default=None, gt=0)
+    capacity: int | None = Field(default=None, gt=0)
+    protocol: str | None = Field(default=None, pattern=r"^(json|dlt645|cjt188|dsmr)$")
+
+
+@router.post("/meters/{serial}/replace", status_code=201, responses=_ACTION_ERRORS)
+def replace_meter(request: Request, serial: str, body: ReplaceIn, user: Operator) -> MeterOut:
+    """Replace a meter: the old one is removed that day and the new one starts from its own register."""
+    meter_id = actions.replace_meter(
+        request.app.state.engine,
+        user.community_id,
+        operator=user.username,
+        serial=serial,
+        replaced_on=body.replaced_on,
+        new_serial=body.new_serial,
+        resolution=body.resolution,
+        capacity=body.capacity,
+        protocol=body.protocol,
+    )
+    request.app.state.ingestor.forget_meters()
+    return MeterOut(id=meter_id, serial=body.new_serial or serial)

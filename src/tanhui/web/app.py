@@ -82,7 +82,7 @@ def create_app(
 
     @app.exception_handler(ActionError)
     def action_refused(_request: Request, exc: ActionError) -> Response:
-        status = {"not_found": 404, "not_open": 409, "exists": 409}.get(exc.code, 422)
+        status = {"not_found": 404, "not_open": 409, "exists": 409}.get(exc.code, 422)  # else invalid input
         return JSONResponse({"detail": exc.message, "code": exc.code}, status_code=status)
 
     @app.exception_handler(NotFound)
