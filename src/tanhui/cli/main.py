@@ -21,9 +21,9 @@ from sqlalchemy import Engine
 
 from tanhui.cli import publish
 from tanhui.cli.accounting_commands import register as register_accounting
-from tanhui.cli.demo import DEFAULT_FACTOR_SET, DEMO_TIMEZONE, build_demo, demo_start
+from tanhui.cli.demo import build_demo, demo_start
 from tanhui.cli.health_commands import register as register_health
-from tanhui.cli.onboarding import DEMO_COMMUNITY, onboard
+from tanhui.cli.onboarding import IDENTITIES, onboard
 from tanhui.cli.server import BackgroundServer
 from tanhui.clock import utc_now
 from tanhui.domain.quantity import Quantity
@@ -36,7 +36,7 @@ from tanhui.jobs.accounting import account_community
 from tanhui.meters.errors import MeterError
 from tanhui.meters.protocols import PROTOCOLS, input_bytes
 from tanhui.settings import get_settings
-from tanhui.sim.county import build_county, envelopes
+from tanhui.sim.county import CountyProtocol, build_county, envelopes
 from tanhui.store import migrate, quarantine, registry
 from tanhui.store import readings as readings_repo
 from tanhui.store.engine import make_engine
@@ -230,6 +230,10 @@ def sim(
     url: Annotated[
         str, typer.Option(help="base URL of a running Tanhui (for --via http)")
     ] = "http://127.0.0.1:8000",
+    protocol: Annotated[
+        CountyProtocol,
+        typer.Option(help="json readings; baoting: DL/T 645 and CJ/T 188 frames; dsmr: a European town"),
+    ] = CountyProtocol.JSON,
 ) -> None:
     """Simulate a county and publish its readings as its gateways would.
 
@@ -243,13 +247,16 @@ def sim(
     engine = make_engine(settings.database_url)
     migrate.upgrade(engine)
     county = build_county(
-        seed=seed, households=households, start=demo_start(days), days=days, tz=DEMO_TIMEZONE
+        seed=seed, households=households, start=demo_start(days), days=days, protocol=protocol
     )
-    tokens_file = settings.data_dir.parent / "var" / "sim-gateways.json"
+    identity = IDENTITIES[protocol]
+    tokens_file = settings.data_dir.parent / "var" / f"sim-gateways-{identity.slug}.json"
     with engine.connect() as conn:
-        existing = registry.find_community(conn, DEMO_COMMUNITY)
+        existing = registry.find_community(conn, identity.slug)
     if existing is None:
-        onboarded = onboard(engine, county, factor_set_id=DEFAULT_FACTOR_SET, now=int(utc_now().timestamp()))
+        onboarded = onboard(
+            engine, county, factor_set_id=identity.factor_set_id, now=int(utc_now().timestamp())
+        )
         tokens_file.parent.mkdir(parents=True, exist_ok=True)
         tokens_file.touch(mode=0o600)
         tokens_file.write_text(json.dumps(onboarded.gateway_tokens), encoding="utf-8")
@@ -277,7 +284,7 @@ def sim(
                 settings.mqtt_host,
                 settings.mqtt_port,
                 settings.mqtt_topic_prefix,
-                DEMO_COMMUNITY,
+                identity.slug,
                 batches,
                 advance,
             )

@@ -14,11 +14,42 @@ from sqlalchemy import Engine
 
 from tanhui.domain.ids import CommunityId, GatewayId, HouseholdId
 from tanhui.domain.roles import Role
-from tanhui.sim.county import County
+from tanhui.sim.county import County, CountyProtocol
 from tanhui.store import registry, users
 from tanhui.web.passwords import hash_password
 
 DEMO_COMMUNITY = "baoting"
+
+
+@dataclass(frozen=True, slots=True)
+class CommunityIdentity:
+    slug: str
+    name: str
+    name_zh: str
+    regime: str
+    factor_set_id: str
+
+
+# The simulator's communities (demo data): Baoting, and a European partner town whose meters speak DSMR.
+IDENTITIES = {
+    CountyProtocol.JSON: CommunityIdentity(
+        DEMO_COMMUNITY,
+        "Baoting Li and Miao Autonomous County (demo)",
+        "保亭黎族苗族自治县（演示）",
+        "cn",
+        "cn-mee-2023@v1",
+    ),
+    CountyProtocol.BAOTING: CommunityIdentity(
+        DEMO_COMMUNITY,
+        "Baoting Li and Miao Autonomous County (demo)",
+        "保亭黎族苗族自治县（演示）",
+        "cn",
+        "cn-mee-2023@v1",
+    ),
+    CountyProtocol.DSMR: CommunityIdentity(
+        "eu-demo", "European partner town (demo)", "欧洲伙伴城镇（演示）", "eu", "eu-eea-2023@v1"
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +83,15 @@ def onboard(
     only as Argon2 hashes.
     """
     chosen = dict(passwords or {})
+    identity = IDENTITIES[CountyProtocol(county.protocol)]
     with engine.begin() as conn:
         community_id = registry.create_community(
             conn,
-            slug=DEMO_COMMUNITY,
-            name="Baoting Li and Miao Autonomous County (demo)",
-            name_zh="保亭黎族苗族自治县（演示）",
+            slug=identity.slug,
+            name=identity.name,
+            name_zh=identity.name_zh,
             timezone=str(county.tz),
-            factor_regime="cn",
+            factor_regime=identity.regime,
             factor_set_id=factor_set_id,
             now=now,
         )
@@ -88,14 +120,16 @@ def onboard(
                 gateway_id=gateway_ids[meter.gateway],
                 serial=meter.serial,
                 kind=meter.kind,
-                protocol="json",
+                protocol=meter.protocol,
                 resolution=meter.resolution,
                 capacity=meter.capacity,
                 installed_on=county.start,
             )
-        accounts: list[tuple[Role, str, HouseholdId | None]] = [(Role.OPERATOR, "operator", None)]
+        # Usernames are unique across the installation: a second community's users carry its slug.
+        prefix = "" if identity.slug == DEMO_COMMUNITY else f"{identity.slug}-"
+        accounts: list[tuple[Role, str, HouseholdId | None]] = [(Role.OPERATOR, f"{prefix}operator", None)]
         for index, household in enumerate(county.households[:residents], start=1):
-            accounts.append((Role.RESIDENT, f"resident{index}", result.households[household.code]))
+            accounts.append((Role.RESIDENT, f"{prefix}resident{index}", result.households[household.code]))
         for role, username, household_id in accounts:
             password = chosen.get(username) or secrets.token_urlsafe(9)
             users.create_user(
