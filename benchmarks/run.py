@@ -32,7 +32,7 @@ def main() -> None:
     results: dict[str, list[dict[str, object]]] = {
         "codecs": codecs.run(frames_per_codec=50 if quick else 200, seconds=0.3 if quick else 2.0),
         "ingest_http": ingest_http.run(households=20 if quick else 100, days=2 if quick else 7),
-        "ingest_mqtt": ingest_mqtt.run(households=200 if quick else 2000, days=2),
+        "ingest_mqtt": ingest_mqtt.run(households=200 if quick else 4000, days=2),
         "storage": storage.run(households=50 if quick else 500, days=2),
     }
     info = machine.describe()
@@ -77,7 +77,8 @@ def main() -> None:
         "## End to end: MQTT → ingest workers → PostgreSQL (issue 4)",
         "",
         "A private Mosquitto holds a simulated county's backlog (envelopes of up to 1,000 readings); N",
-        "`tanhui ingest-mqtt` processes drain it, each committing batches of envelopes with one COPY.",
+        "`tanhui ingest-mqtt` processes drain it, each committing batches of envelopes with one COPY;",
+        "the rate counts what is stored while all N run.",
         "The limit is a binary COPY of the same stored rows into an identical empty table on the same",
         "PostgreSQL.",
         "",
