@@ -12,7 +12,7 @@ DST flag, so its times are exact, and each M-Bus value has its own capture time.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from tanhui.domain.reading import MeterReading
@@ -77,9 +77,25 @@ def _cjt188(frame: cjt188.Frame, tz: ZoneInfo) -> list[MeterReading]:
             "volume",
             body.current.value,
             body.current.unit.symbol,
-            body.meter_time.replace(tzinfo=tz),
+            _place(body.meter_time, tz),
         )
     ]
+
+
+def _place(wall: datetime, tz: ZoneInfo) -> datetime:
+    """A meter's wall-clock time (no offset) in ``tz``; refused where the zone makes it impossible or
+    ambiguous (the skipped and the repeated hour of daylight saving): guessing would misplace a reading.
+    China has no daylight saving, so Baoting never meets either (meter-protocols.md §7, DST)."""
+    placed = wall.replace(tzinfo=tz)
+    if placed.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != wall:
+        raise FrameError(
+            f"meter time {wall.isoformat()} does not exist in {tz.key}", code="nonexistent_local_time"
+        )
+    if placed.replace(fold=1).utcoffset() != placed.utcoffset():
+        raise FrameError(
+            f"meter time {wall.isoformat()} is ambiguous in {tz.key}", code="ambiguous_local_time"
+        )
+    return placed
 
 
 def _dsmr(telegram: dsmr.Telegram) -> list[MeterReading]:

@@ -86,3 +86,21 @@ def test_broken_frames_raise_the_codec_rule(protocol: str, frame: str, code: str
     with pytest.raises(MeterError) as caught:
         readings_from_frame(protocol, bytes.fromhex(frame), read_at=READ_AT, tz=SHANGHAI)
     assert caught.value.code == code
+
+
+@pytest.mark.parametrize(
+    ("wall", "code"),
+    [
+        (datetime(2026, 3, 29, 2, 30), "nonexistent_local_time"),
+        (datetime(2026, 10, 25, 2, 30), "ambiguous_local_time"),
+    ],
+)
+def test_cjt188_wall_times_that_daylight_saving_makes_impossible_are_refused(
+    wall: datetime, code: str
+) -> None:
+    frame = cjt188.encode(
+        cjt188.read_answer(0x10, "00000012345678", Decimal("5.00"), Decimal(0), cjt188.Unit.M3, wall)
+    )
+    with pytest.raises(FrameError) as caught:
+        readings_from_frame("cjt188", frame, read_at=READ_AT, tz=ZoneInfo("Europe/Berlin"))
+    assert caught.value.code == code
