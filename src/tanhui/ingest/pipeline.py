@@ -40,10 +40,6 @@ log = structlog.get_logger(__name__)
 
 Key = tuple[MeterId, str, int]
 
-# How far around new readings their register's stored neighbours are looked up for the continuity
-# check; a neighbour further away is checked by accounting, which never pays a fall either.
-CONTINUITY_WINDOW = 2 * 86_400
-
 
 @dataclass(slots=True)
 class IngestResult:
@@ -165,7 +161,6 @@ class Ingestor:
                 decoded.append((index, env))
                 self._check_items(conn, gateway, index, env.items, received_at, batch)
             self._sort_against_store(conn, batch)
-            self._check_continuity(conn, batch)
             written: list[tuple[int, list[StoredReading]]] = []
             for index, env in decoded:
                 payload, gateway = deliveries[index]
@@ -205,7 +200,6 @@ class Ingestor:
             batch = _Batch()
             self._check_items(conn, gateway, 0, items, received_at, batch)
             self._sort_against_store(conn, batch)
-            self._check_continuity(conn, batch)
             for rejection in batch.rejections[0]:
                 result.reject(rejection)
             if result.rejections:
@@ -268,7 +262,30 @@ class Ingestor:
                     batch.duplicate(index)
 
     def _sort_against_store(self, conn: Connection, batch: _Batch) -> None:
-        stored = readings_repo.existing(conn, batch.candidates.keys())
+        """New, duplicate or conflicting, against the store; then the continuity of the new ones.
+
+        One read of the store serves both: the candidates' registers around their times, widened by the
+        silence that counts as a gap (data/ingest/checks.toml): a neighbour further away than that is not
+        checked here (accounting still never pays a fall).
+        """
+        if not batch.candidates:
+            return
+        window = self.rules.expected_interval_seconds * self.rules.gap_factor
+        times = [k[2] for k in batch.candidates]
+        neighbours: dict[tuple[MeterId, str], list[tuple[int, int, int]]] = {}
+        stored: dict[Key, int] = {}
+        for record in readings_repo.in_window(
+            conn,
+            {k[0] for k in batch.candidates},
+            {k[1] for k in batch.candidates},
+            min(times) - window,
+            max(times) + window,
+        ):
+            key = (record.meter_id, record.register, record.meter_time)
+            stored[key] = record.value
+            neighbours.setdefault((record.meter_id, record.register), []).append(
+                (record.meter_time, record.value, -1)
+            )
         for key, (value, reading, index) in batch.candidates.items():
             if key not in stored:
                 batch.new_rows.setdefault(index, []).append(StoredReading(key[0], key[1], key[2], value))
@@ -276,16 +293,32 @@ class Ingestor:
                 batch.duplicate(index)
             else:
                 batch.reject(index, _conflict(reading, stored[key]))
+        # A register without a stored neighbour in the window (a gap, or a meter's first readings here)
+        # is compared with its last reading before, however old: a reset after a silence is still caught.
+        earliest: dict[tuple[MeterId, str], int] = {}
+        for meter_id, register, t in batch.candidates:
+            group = (meter_id, register)
+            earliest[group] = min(t, earliest.get(group, t))
+        lonely = [g for g, t in earliest.items() if not any(s[0] < t for s in neighbours.get(g, []))]
+        if lonely:
+            before = min(earliest[g] for g in lonely)
+            for group, (t, v) in readings_repo.latest_before(
+                conn, {g[0] for g in lonely}, {g[1] for g in lonely}, before
+            ).items():
+                if group in earliest and t < earliest[group]:
+                    neighbours.setdefault(group, []).append((t, v, -1))
+        self._check_continuity(batch, neighbours)
 
-    def _check_continuity(self, conn: Connection, batch: _Batch) -> None:
+    def _check_continuity(
+        self, batch: _Batch, stored: dict[tuple[MeterId, str], list[tuple[int, int, int]]]
+    ) -> None:
         """Quarantine new readings that would make a register fall (meter-protocols.md §7).
 
-        Each new reading is placed among the stored readings of its register within
-        :data:`CONTINUITY_WINDOW` seconds and the other new ones, in meter-time order; a step down from
-        its predecessor or to its successor that a rollover cannot explain (``tanhui.meters.continuity``)
-        rejects it as ``decreasing_register``. Late readings are thereby checked on both sides. A register
-        that restarts near zero is the usual sign of a meter replaced without telling the platform: the
-        operator registers the replacement, then replays.
+        Each new reading is placed among its register's stored neighbours (``stored``) and the other new
+        ones, in meter-time order; a step down from its predecessor or to its successor that a rollover
+        cannot explain (``tanhui.meters.continuity``) rejects it as ``decreasing_register``. Late readings
+        are thereby checked on both sides. A register that restarts near zero is the usual sign of a meter
+        replaced without telling the platform: the operator records the replacement, then replays.
         """
         new: dict[tuple[MeterId, str], list[tuple[int, int, int]]] = {}  # (time, counts, envelope index)
         for index, rows in batch.new_rows.items():
@@ -293,18 +326,6 @@ class Ingestor:
                 new.setdefault((row.meter_id, row.register), []).append((row.meter_time, row.value, index))
         if not new:
             return
-        times = [t for series in new.values() for t, _, _ in series]
-        stored: dict[tuple[MeterId, str], list[tuple[int, int, int]]] = {}
-        for record in readings_repo.in_window(
-            conn,
-            {m for m, _ in new},
-            {r for _, r in new},
-            min(times) - CONTINUITY_WINDOW,
-            max(times) + CONTINUITY_WINDOW,
-        ):
-            stored.setdefault((record.meter_id, record.register), []).append(
-                (record.meter_time, record.value, -1)
-            )
         rejected: set[tuple[MeterId, str, int]] = set()
         for (meter_id, register), arrivals in new.items():
             meter = self._by_id[meter_id]

@@ -234,6 +234,85 @@ def in_window(
                 yield record
 
 
+def latest_before(
+    conn: Connection, meter_ids: Iterable[MeterId], registers: Iterable[str], before: int
+) -> dict[tuple[MeterId, str], tuple[int, int]]:
+    """The last stored reading before ``before`` of each of those meters' registers: (time, value).
+
+    Hot rows first (one grouped index scan); a register with none there is looked up in its latest
+    packed day, which is decoded.
+    """
+    ids = sorted(set(meter_ids))
+    names = sorted(set(registers))
+    found: dict[tuple[MeterId, str], tuple[int, int]] = {}
+    if not ids or not names:
+        return found
+    _hold_off_compaction(conn)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        last_hot = (
+            select(
+                readings_hot.c.meter_id,
+                readings_hot.c.register,
+                func.max(readings_hot.c.meter_time).label("t"),
+            )
+            .join(register_codes, register_codes.c.code == readings_hot.c.register)
+            .where(
+                _among(conn, readings_hot.c.meter_id, chunk),
+                register_codes.c.name.in_(names),
+                readings_hot.c.meter_time < before,
+            )
+            .group_by(readings_hot.c.meter_id, readings_hot.c.register)
+            .subquery()
+        )
+        hot = (
+            select(
+                readings_hot.c.meter_id,
+                register_codes.c.name,
+                readings_hot.c.meter_time,
+                readings_hot.c.value,
+            )
+            .join(
+                last_hot,
+                (last_hot.c.meter_id == readings_hot.c.meter_id)
+                & (last_hot.c.register == readings_hot.c.register)
+                & (last_hot.c.t == readings_hot.c.meter_time),
+            )
+            .join(register_codes, register_codes.c.code == readings_hot.c.register)
+        )
+        for meter_id, name, t, value in conn.execute(hot):
+            found[(MeterId(int(meter_id)), name)] = (int(t), int(value))
+        missing = [m for m in chunk for n in names if (MeterId(m), n) not in found]
+        if not missing:
+            continue
+        last_day = (
+            select(
+                readings_packed.c.meter_id,
+                readings_packed.c.register,
+                func.max(readings_packed.c.day).label("d"),
+            )
+            .join(register_codes, register_codes.c.code == readings_packed.c.register)
+            .where(
+                _among(conn, readings_packed.c.meter_id, sorted(set(missing))),
+                register_codes.c.name.in_(names),
+                readings_packed.c.day <= before // DAY,
+            )
+            .group_by(readings_packed.c.meter_id, readings_packed.c.register)
+            .subquery()
+        )
+        packed = _packed_select().join(
+            last_day,
+            (last_day.c.meter_id == readings_packed.c.meter_id)
+            & (last_day.c.register == readings_packed.c.register)
+            & (last_day.c.d == readings_packed.c.day),
+        )
+        for record in _records(conn.execute(packed)):
+            key = (record.meter_id, record.register)
+            if record.meter_time < before and (key not in found or record.meter_time > found[key][0]):
+                found[key] = (record.meter_time, record.value)
+    return found
+
+
 _HOT_COLUMNS = "meter_id, register, meter_time, value, batch_id"
 _COPY_HOT = f"COPY readings_hot ({_HOT_COLUMNS}) FROM STDIN (FORMAT BINARY)"
 _COPY_TYPES = ["int4", "int2", "int8", "int8", "int8"]
