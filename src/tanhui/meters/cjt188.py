@@ -39,7 +39,7 @@ from enum import IntEnum, StrEnum
 from types import MappingProxyType
 from typing import TypeAlias
 
-from tanhui.meters import bcd
+from tanhui.meters import bcd, sumframe
 from tanhui.meters.errors import MeterError
 
 __all__ = [
@@ -429,20 +429,12 @@ def decode(data: bytes) -> Frame:
         raise _error("start_byte", f"byte {start} is 0x{frame[0]:02X}, expected the start byte 0x68")
     if len(frame) < _HEADER_AND_TRAILER:
         raise _error("truncated", f"{len(frame)} bytes from 68H, a frame has at least {_HEADER_AND_TRAILER}")
+    problem = sumframe.trailer_problem(
+        frame, length_at=_LENGTH, data_at=_DATA, overhead=_HEADER_AND_TRAILER, origin="68H"
+    )
+    if problem is not None:
+        raise _error(*problem)
     length = frame[_LENGTH]
-    end = _HEADER_AND_TRAILER + length
-    if len(frame) < end:
-        raise _error("truncated", f"L = {length} needs {end} bytes from 68H, got {len(frame)}")
-    if len(frame) > end:
-        # Refusing trailing bytes is what makes a one-byte change of L detectable.
-        raise _error(
-            "length", f"L = {length} ends the frame at {end} bytes, but {len(frame) - end} more bytes follow"
-        )
-    checksum = sum(frame[: _DATA + length]) & 0xFF
-    if frame[_DATA + length] != checksum:
-        raise _error("checksum", f"frame says 0x{frame[_DATA + length]:02X}, bytes sum to 0x{checksum:02X}")
-    if frame[-1] != END:
-        raise _error("end_byte", f"last byte is 0x{frame[-1]:02X}, expected 0x16")
     meter_type = frame[_TYPE]
     kind = medium(meter_type)
     try:
@@ -629,7 +621,7 @@ def encode(frame: Frame, *, wake_up: int = 0) -> bytes:
         raise _error("length", f"{len(data)} data bytes do not fit the 1-byte L (at most {MAX_DATA})")
     body = bytearray([START, frame.meter_type, *address, frame.control.to_byte(), len(data)])
     body += data
-    body += bytes([sum(body) & 0xFF, END])
+    body += bytes([sumframe.checksum(body, len(body)), END])
     return bytes([WAKE_UP] * wake_up) + bytes(body)
 
 

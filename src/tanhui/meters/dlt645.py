@@ -34,7 +34,7 @@ from enum import IntEnum, IntFlag, StrEnum
 from types import MappingProxyType
 from typing import TypeAlias
 
-from tanhui.meters import bcd
+from tanhui.meters import bcd, sumframe
 from tanhui.meters.errors import MeterError
 
 __all__ = [
@@ -437,20 +437,12 @@ def decode(data: bytes) -> Frame:
             f"byte 7 after the first 68H is 0x{frame[_SECOND_START]:02X}, "
             "expected the second start byte 0x68",
         )
+    problem = sumframe.trailer_problem(
+        frame, length_at=_LENGTH, data_at=_DATA, overhead=_HEADER_AND_TRAILER, origin="the first 68H"
+    )
+    if problem is not None:
+        raise _error(*problem)
     length = frame[_LENGTH]
-    end = _HEADER_AND_TRAILER + length
-    if len(frame) < end:
-        raise _error("truncated", f"L = {length} needs {end} bytes from the first 68H, got {len(frame)}")
-    if len(frame) > end:
-        # Refusing trailing bytes is what makes a one-byte change of L detectable.
-        raise _error(
-            "length", f"L = {length} ends the frame at {end} bytes, but {len(frame) - end} more bytes follow"
-        )
-    checksum = sum(frame[: _DATA + length]) & 0xFF
-    if frame[_DATA + length] != checksum:
-        raise _error("checksum", f"frame says 0x{frame[_DATA + length]:02X}, bytes sum to 0x{checksum:02X}")
-    if frame[-1] != END:
-        raise _error("end_byte", f"last byte is 0x{frame[-1]:02X}, expected 0x16")
     try:
         address = bcd.decode_address(frame[1:_SECOND_START])
     except bcd.BcdError as exc:
@@ -558,7 +550,7 @@ def encode(frame: Frame, *, wake_up: int = 0) -> bytes:
         raise _error("length", f"{len(data)} data bytes do not fit the 1-byte L (at most {MAX_DATA})")
     body = bytearray([START, *address, START, frame.control.to_byte(), len(data)])
     body += bytes((byte + DATA_OFFSET) & 0xFF for byte in data)
-    body += bytes([sum(body) & 0xFF, END])
+    body += bytes([sumframe.checksum(body, len(body)), END])
     return bytes([WAKE_UP] * wake_up) + bytes(body)
 
 
