@@ -71,4 +71,5 @@ class Formatter:
         return format_date(value, format="medium", locale=self.locale)
 
     def language_name(self, locale: str) -> str:
-        return Locale.parse(locale).get_display_name(locale) or locale
+        """The language's own short name, as a language switch shows it (中文, English)."""
+        return Locale.parse(locale).get_language_name(locale) or locale
