@@ -11,11 +11,6 @@ from zoneinfo import ZoneInfo
 from tanhui.accounting.daily import Interval, split_by_day
 from tanhui.meters.continuity import ContinuityError, StepKind, step
 
-# A fall of the register is read as a rollover only if the implied consumption is at most this share
-# of the register's capacity (1 % of a 999,999.99 kWh register is 10,000 kWh, months of a household's
-# use); a larger fall is a reset, a replacement or a fault, and is never paid as consumption.
-ROLLOVER_SHARE_OF_CAPACITY = 100
-
 
 @dataclass(slots=True)
 class DailyConsumption:
@@ -26,13 +21,19 @@ class DailyConsumption:
     rejected_steps: list[str] = field(default_factory=list)
 
 
-def daily_counts(readings: Sequence[tuple[int, int]], *, capacity: int, tz: ZoneInfo) -> DailyConsumption:
-    """Consumption per local day in register counts, from ``(epoch s, counts)`` readings in time order."""
+def daily_counts(
+    readings: Sequence[tuple[int, int]], *, capacity: int, max_rollover_counts: int, tz: ZoneInfo
+) -> DailyConsumption:
+    """Consumption per local day in register counts, from ``(epoch s, counts)`` readings in time order.
+
+    A fall of the register counts as a rollover only up to ``max_rollover_counts`` (the same bound ingest
+    applies, from data/ingest/checks.toml); a larger fall is never paid as consumption.
+    """
     result = DailyConsumption()
     by_day = result.by_day
     for (t0, v0), (t1, v1) in itertools.pairwise(readings):
         try:
-            s = step(v0, v1, capacity=capacity, max_rollover_counts=capacity // ROLLOVER_SHARE_OF_CAPACITY)
+            s = step(v0, v1, capacity=capacity, max_rollover_counts=max_rollover_counts)
         except ContinuityError as exc:
             result.rejected_steps.append(f"{t0}->{t1}: {exc.message}")
             continue

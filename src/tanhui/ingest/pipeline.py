@@ -329,7 +329,7 @@ class Ingestor:
         rejected: set[tuple[MeterId, str, int]] = set()
         for (meter_id, register), arrivals in new.items():
             meter = self._by_id[meter_id]
-            limit = meter.capacity // self.rules.max_rollover_share_denominator
+            limit = self.rules.max_rollover_counts(meter.capacity)
             series = sorted(stored.get((meter_id, register), []) + arrivals)
             kept: list[tuple[int, int, int]] = []
             for position, (t, value, index) in enumerate(series):

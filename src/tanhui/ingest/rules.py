@@ -17,6 +17,10 @@ class IngestRules:
     expected_interval_seconds: int
     gap_factor: int
 
+    def max_rollover_counts(self, capacity: int) -> int:
+        """The largest fall of a register of ``capacity`` counts that is read as a rollover."""
+        return capacity // self.max_rollover_share_denominator
+
     @classmethod
     def load(cls, path: Path = DEFAULT_FILE) -> IngestRules:
         with path.open("rb") as handle:

@@ -16,6 +16,7 @@ from tanhui.accounting.consumption import daily_counts
 from tanhui.accounting.factors import FactorSet
 from tanhui.accounting.footprint import to_milligrams
 from tanhui.domain.ids import CommunityId
+from tanhui.ingest.rules import IngestRules
 from tanhui.store import readings, registry
 from tanhui.store.schema import footprint_daily
 
@@ -32,9 +33,19 @@ class AccountingSummary:
 
 
 def account_community(
-    conn: Connection, community_id: CommunityId, factor_set: FactorSet, *, now: int
+    conn: Connection,
+    community_id: CommunityId,
+    factor_set: FactorSet,
+    *,
+    now: int,
+    rules: IngestRules | None = None,
 ) -> AccountingSummary:
-    """Recompute ``community_id``'s daily footprint under ``factor_set``."""
+    """Recompute ``community_id``'s daily footprint under ``factor_set``.
+
+    Register falls are judged with the ingest rules (``data/ingest/checks.toml``), so accounting never
+    pays a step that ingest would have refused.
+    """
+    rules = rules if rules is not None else IngestRules.load()
     community = registry.get_community(conn, community_id)
     tz = ZoneInfo(community.timezone)
     rows: list[dict[str, object]] = []
@@ -43,7 +54,12 @@ def account_community(
     for meter in meters:
         factor = factor_set.factor(meter.kind).value
         series = readings.of_meter(conn, meter.id, meter.kind.register)
-        result = daily_counts(series, capacity=meter.capacity, tz=tz)
+        result = daily_counts(
+            series,
+            capacity=meter.capacity,
+            max_rollover_counts=rules.max_rollover_counts(meter.capacity),
+            tz=tz,
+        )
         rollovers += result.rollovers
         rejected += len(result.rejected_steps)
         for day, counts in sorted(result.by_day.items()):

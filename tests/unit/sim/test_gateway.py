@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from tanhui.accounting.consumption import daily_counts
 from tanhui.domain.quantity import Quantity
 from tanhui.domain.reading import MeterReading
+from tanhui.ingest.rules import IngestRules
 from tanhui.meters import cjt188, dlt645, dsmr
 from tanhui.meters.envelope import FrameItem, decode
 from tanhui.meters.errors import MeterError
@@ -257,7 +258,12 @@ def test_accounting_of_the_decoded_frames_gives_the_truth(mode: str, request: py
     rolled = 0
     for serial, points in by_meter.items():
         meter = meters[serial]
-        result = daily_counts(sorted(points), capacity=meter.capacity, tz=county.tz)
+        result = daily_counts(
+            sorted(points),
+            capacity=meter.capacity,
+            max_rollover_counts=IngestRules.load().max_rollover_counts(meter.capacity),
+            tz=county.tz,
+        )
         assert result.rejected_steps == []
         rolled += result.rollovers
         for day, amount in expected.daily(meter.household, meter.kind):
