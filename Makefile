@@ -33,8 +33,13 @@ test: install services check
 test-unit: install
 	$(BIN)/pytest -q tests/unit
 
-bench: install services
+bench: install services $(VENV)/.bench
 	$(BIN)/python -m benchmarks.run
+
+# The benchmark environment adds the peers measured beside us (OpenEEmeter) to the dev install.
+$(VENV)/.bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $@
 
 clean:
 	rm -rf $(VENV) var artifacts .pytest_cache .mypy_cache .ruff_cache

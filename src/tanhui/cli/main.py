@@ -53,6 +53,11 @@ quarantine_app = typer.Typer(
 app.add_typer(quarantine_app, name="quarantine")
 meters_app = typer.Typer(help="Meters of a community.", no_args_is_help=True)
 app.add_typer(meters_app, name="meters")
+# Sub-command groups that live in their own modules register here, one line each.
+# --- inventory, roadmap and report commands ---
+# --- baseline and weather commands ---
+# --- points ledger and voucher commands ---
+# --- audit log, merkle, note, witness and verify commands ---
 
 
 def _community(engine: Engine, slug: str) -> Community:

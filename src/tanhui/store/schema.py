@@ -204,3 +204,11 @@ footprint_daily = Table(
     Column("computed_at", BigInteger, nullable=False),
 )
 Index("ix_footprint_daily_household_day", footprint_daily.c.household_id, footprint_daily.c.day)
+
+# --- inventory and roadmap (migration 0005) ---
+
+# --- weather and baselines (migration 0006) ---
+
+# --- points ledger, catalogue, vouchers (migration 0007) ---
+
+# --- audit log (migration 0008) ---

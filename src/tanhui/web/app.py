@@ -51,6 +51,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(health_api.router)
     app.include_router(pages.router)
+    # --- routers of later domains register here, one line each ---
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", dependencies=[Depends(PUBLIC)], include_in_schema=False)
