@@ -205,6 +205,44 @@ footprint_daily = Table(
 )
 Index("ix_footprint_daily_household_day", footprint_daily.c.household_id, footprint_daily.c.day)
 
+# Daily consumption intervals, one row per meter and local calendar month: the days packed as int64
+# little-endian millionths of the meter's unit, -1 for a day without data (accounting/pricing.py). A
+# county-year is 2 million such rows instead of 60 million meter-day rows (decision 0011).
+consumption_months = Table(
+    "consumption_months",
+    metadata,
+    Column("meter_id", Integer, ForeignKey("meters.id"), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("household_id", Integer, ForeignKey("households.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("days", LargeBinary, nullable=False),
+    Column("total_micro", BigInteger, nullable=False),
+    Column("computed_at", BigInteger, nullable=False),
+)
+Index("ix_consumption_months_household", consumption_months.c.household_id, consumption_months.c.month)
+
+# The footprint of those intervals under one factor set: mg CO2(e) per day packed the same way, with the
+# hash of the factor set's content so a result always names exactly what priced it.
+footprint_months = Table(
+    "footprint_months",
+    metadata,
+    Column("meter_id", Integer, ForeignKey("meters.id"), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("factor_set_id", String(100), primary_key=True),
+    Column("factor_set_hash", String(80), nullable=False),
+    Column("household_id", Integer, ForeignKey("households.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("co2e_mg", LargeBinary, nullable=False),
+    Column("total_mg", BigInteger, nullable=False),
+    Column("computed_at", BigInteger, nullable=False),
+)
+Index(
+    "ix_footprint_months_household",
+    footprint_months.c.household_id,
+    footprint_months.c.factor_set_id,
+    footprint_months.c.month,
+)
+
 # --- inventory and roadmap (migration 0005) ---
 
 # --- weather and baselines (migration 0006) ---

@@ -1,0 +1,55 @@
+"""daily consumption intervals and their footprint, packed per meter and month
+
+Revision ID: 0009
+Revises: 0008
+
+A county-year of daily accounting is 60 million meter-days; stored one row each it is gigabytes and
+minutes to rewrite. One row per meter and month with the days packed keeps it to 2 million rows
+(decision 0011).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0009"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "consumption_months",
+        sa.Column("meter_id", sa.Integer(), sa.ForeignKey("meters.id"), primary_key=True),
+        sa.Column("month", sa.Date(), primary_key=True),
+        sa.Column("household_id", sa.Integer(), sa.ForeignKey("households.id"), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("days", sa.LargeBinary(), nullable=False),
+        sa.Column("total_micro", sa.BigInteger(), nullable=False),
+        sa.Column("computed_at", sa.BigInteger(), nullable=False),
+    )
+    op.create_index("ix_consumption_months_household", "consumption_months", ["household_id", "month"])
+    op.create_table(
+        "footprint_months",
+        sa.Column("meter_id", sa.Integer(), sa.ForeignKey("meters.id"), primary_key=True),
+        sa.Column("month", sa.Date(), primary_key=True),
+        sa.Column("factor_set_id", sa.String(length=100), primary_key=True),
+        sa.Column("factor_set_hash", sa.String(length=80), nullable=False),
+        sa.Column("household_id", sa.Integer(), sa.ForeignKey("households.id"), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("co2e_mg", sa.LargeBinary(), nullable=False),
+        sa.Column("total_mg", sa.BigInteger(), nullable=False),
+        sa.Column("computed_at", sa.BigInteger(), nullable=False),
+    )
+    op.create_index(
+        "ix_footprint_months_household", "footprint_months", ["household_id", "factor_set_id", "month"]
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_footprint_months_household", table_name="footprint_months")
+    op.drop_table("footprint_months")
+    op.drop_index("ix_consumption_months_household", table_name="consumption_months")
+    op.drop_table("consumption_months")

@@ -1,0 +1,102 @@
+"""Daily accounting through the store: intervals once, priced under any set, results that never move."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Engine, select
+
+from tanhui.accounting import months
+from tanhui.accounting.footprint import to_milligrams
+from tanhui.cli.onboarding import onboard
+from tanhui.domain.quantity import Quantity
+from tanhui.ingest.pipeline import Ingestor
+from tanhui.jobs.accounting import account_community, derive_intervals, price_community
+from tanhui.settings import Settings
+from tanhui.sim.county import County, build_county, envelopes, truth
+from tanhui.store import footprints, intervals, registry
+from tanhui.store.factor_files import load_factor_sets
+from tanhui.store.schema import footprint_months
+
+FACTORS = load_factor_sets(Settings().data_dir / "factors")
+
+
+def _county(engine: Engine) -> tuple[County, dict[str, int], int]:
+    county = build_county(seed=5, households=5, start=date(2026, 1, 29), days=6)
+    onboarded = onboard(engine, county, factor_set_id="cn-mee-2023@v1", now=0, passwords={"operator": "x"})
+    ingestor = Ingestor(engine, lambda: datetime(2026, 2, 10, tzinfo=UTC))
+    with engine.connect() as conn:
+        gateways = {g.name: registry.gateway_by_name(conn, g.name) for g in county.gateways}
+    for name, payload in envelopes(county, max_readings=500):
+        gateway = gateways[name]
+        assert gateway is not None
+        assert ingestor.ingest(payload, gateway=gateway, transport="http").quarantined == 0
+    return county, dict(onboarded.households), int(onboarded.community_id)
+
+
+def test_results_match_decimal_pricing_and_households_sum_to_the_community(engine: Engine) -> None:
+    county, households, community_id = _county(engine)
+    cn = FACTORS["cn-mee-2023@v1"]
+    with engine.begin() as conn:
+        summary = account_community(conn, community_id, cn, now=1)
+    known = truth(county)
+    household_totals = 0
+    with engine.connect() as conn:
+        for code, household_id in households.items():
+            lines = footprints.household_days(conn, household_id, cn.id)
+            got = {(line.day, line.kind): line for line in lines}
+            for quantity in Quantity:
+                for day, amount in known.daily(code, quantity):  # the period spans January and February
+                    line = got[day, quantity.value]
+                    assert Decimal(line.amount_micro) / 1_000_000 == amount
+            household_totals += sum(line.co2e_mg for line in lines)
+        community = footprints.community_total_mg(conn, community_id, cn.id)
+        by_day: defaultdict[tuple[date, str], int] = defaultdict(int)
+        for line in footprints.community_days(conn, community_id, cn.id):
+            by_day[line.day, line.kind] += line.co2e_mg
+    assert household_totals == community == sum(by_day.values())
+    assert Decimal(community) / 1_000_000 == summary.kg_co2e
+    # Each meter-day is rounded to whole mg exactly as the Decimal path rounds it.
+    with engine.connect() as conn:
+        expected = 0
+        for row in intervals.of_community(conn, community_id):
+            factor = cn.factor(Quantity(row.kind)).value
+            for _, micro in months.daily(row.month, months.unpack(row.month, row.days)):
+                expected += to_milligrams(Decimal(micro) / 1_000_000 * factor)
+    assert community == expected
+
+
+def test_a_second_factor_set_never_changes_the_first_result(engine: Engine) -> None:
+    _, _, community_id = _county(engine)
+    cn, eu = FACTORS["cn-mee-2023@v1"], FACTORS["eu-eea-2023@v1"]
+    with engine.begin() as conn:
+        derive_intervals(conn, community_id, now=1)
+        first = price_community(conn, community_id, cn, now=1)
+    with engine.connect() as conn:
+        before = conn.execute(select(footprint_months).where(footprint_months.c.factor_set_id == cn.id)).all()
+    with engine.begin() as conn:
+        price_community(conn, community_id, eu, now=2)
+        again = price_community(conn, community_id, cn, now=3)  # recomputing gives the same figures
+    with engine.connect() as conn:
+        after = conn.execute(select(footprint_months).where(footprint_months.c.factor_set_id == cn.id)).all()
+        hashes = set(
+            conn.execute(select(footprint_months.c.factor_set_id, footprint_months.c.factor_set_hash))
+        )
+    assert [r._mapping["co2e_mg"] for r in before] == [r._mapping["co2e_mg"] for r in after]
+    assert first.total_mg == again.total_mg > 0
+    assert hashes == {(cn.id, cn.content_hash), (eu.id, eu.content_hash)}
+    assert set(first.seconds) == {"read", "price", "write"}
+
+
+def test_intervals_do_not_depend_on_the_factor_set_and_are_replaced_not_added(engine: Engine) -> None:
+    _, _, community_id = _county(engine)
+    with engine.begin() as conn:
+        one = derive_intervals(conn, community_id, now=1)
+        rows_one = intervals.of_community(conn, community_id)
+        two = derive_intervals(conn, community_id, now=2)
+        rows_two = intervals.of_community(conn, community_id)
+    assert one == two
+    assert rows_one == rows_two
+    assert {r.month for r in rows_one} == {date(2026, 1, 1), date(2026, 2, 1)}
