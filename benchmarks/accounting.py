@@ -65,9 +65,10 @@ def _populate(engine: Engine, households: int, seed: int) -> int:
     for month_number in range(1, 13):
         month = date(YEAR, month_number, 1)
         size = months.days_in(month)
-        amounts = rng.gamma(4.0, 0.25, size=(len(meter_rows), size)) * mean[:, None]
+        amounts = rng.gamma(4.0, 0.25, size=(len(meter_rows), months.SLOTS)) * mean[:, None]
         days = np.rint(amounts).astype(np.int64)
         days[rng.random(days.shape) < 0.005] = NO_DATA  # a few gaps, as real meters have
+        days[:, size:] = NO_DATA  # slots past the month's last day
         values = [
             (meter_id, month, household_id, kind, months.pack(row), int(row[row >= 0].sum()), 0)
             for (meter_id, household_id, kind), row in zip(meter_rows, days, strict=True)

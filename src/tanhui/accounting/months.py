@@ -1,8 +1,9 @@
 """A meter's daily values grouped by calendar month, as the packed arrays the store keeps.
 
-One month is an int64 array with one element per day of the month (day 1 at index 0), little-endian
-on disk; a day with no value is :data:`~tanhui.accounting.pricing.NO_DATA`. Amounts are millionths of
-the meter's unit, footprints milligrams: integers, so packing loses nothing.
+One month is an int64 array of :data:`SLOTS` (31) elements, day 1 at index 0, little-endian on disk; a
+day with no value, and every slot past the month's last day, is :data:`~tanhui.accounting.pricing.NO_DATA`.
+Every month packs to the same 248 bytes, so a county's months read and write as one fixed-width array.
+Amounts are millionths of the meter's unit, footprints milligrams: integers, so packing loses nothing.
 """
 
 from __future__ import annotations
@@ -10,14 +11,19 @@ from __future__ import annotations
 import calendar
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
+import numpy.typing as npt
 
 from tanhui.accounting.errors import AccountingError
 from tanhui.accounting.pricing import NO_DATA, Days
+from tanhui.domain.quantity import Quantity
 
 _LE = np.dtype("<i8")
+SLOTS = 31
+PACKED_BYTES = 8 * SLOTS
 
 
 def month_start(day: date) -> date:
@@ -37,34 +43,25 @@ def group(by_day: Mapping[date, int]) -> dict[date, Days]:
         first = month_start(day)
         array = months.get(first)
         if array is None:
-            array = months[first] = np.full(days_in(first), NO_DATA, dtype=np.int64)
+            array = months[first] = np.full(SLOTS, NO_DATA, dtype=np.int64)
         array[day.day - 1] = value
     return months
 
 
 def pack(days: Days) -> bytes:
+    if days.shape != (SLOTS,):
+        raise AccountingError(f"a packed month has {SLOTS} slots, not {days.shape}")
     return days.astype(_LE, copy=False).tobytes()
 
 
 def unpack(month: date, data: bytes) -> Days:
-    """The array stored for ``month``; raises :class:`AccountingError` if its length does not fit."""
-    if len(data) != 8 * days_in(month):
-        raise AccountingError(f"{month:%Y-%m}: {len(data)} bytes is not {days_in(month)} packed days")
-    return np.frombuffer(data, dtype=_LE).astype(np.int64)
-
-
-def unpack_many(months: list[date], blobs: list[bytes]) -> Iterator[tuple[date, Days]]:
-    """Unpack many months with one decode of their concatenation (what a county-scale read needs)."""
-    if not blobs:
-        return
-    whole = np.frombuffer(b"".join(blobs), dtype=_LE).astype(np.int64)
-    start = 0
-    for month, blob in zip(months, blobs, strict=True):
-        size = len(blob) // 8
-        if size != days_in(month):
-            raise AccountingError(f"{month:%Y-%m}: {len(blob)} bytes is not {days_in(month)} packed days")
-        yield month, whole[start : start + size]
-        start += size
+    """The array stored for ``month``; raises :class:`AccountingError` if it is not a packed month."""
+    if len(data) != PACKED_BYTES:
+        raise AccountingError(f"{month:%Y-%m}: {len(data)} bytes is not a packed month of {PACKED_BYTES}")
+    days = np.frombuffer(data, dtype=_LE).astype(np.int64)
+    if (days[days_in(month) :] != NO_DATA).any():
+        raise AccountingError(f"{month:%Y-%m}: a value lies past the month's last day")
+    return days
 
 
 def daily(month: date, days: Days) -> Iterator[tuple[date, int]]:
@@ -80,3 +77,53 @@ def sum_by_day(rows: list[tuple[date, Days]]) -> dict[date, int]:
         for day, value in daily(month, days):
             totals[day] += value
     return dict(totals)
+
+
+EPOCH = date(2000, 1, 1)
+"""Months in a :class:`MonthTable` count days from here (PostgreSQL's own date epoch)."""
+
+KINDS: tuple[Quantity, ...] = tuple(Quantity)
+"""A :class:`MonthTable` codes each row's quantity as its index here."""
+
+
+@dataclass(frozen=True, slots=True)
+class MonthTable:
+    """Many meters' months as columns, the shape a whole community is read, priced and written in.
+
+    ``values`` has one row of :data:`SLOTS` days per month: amounts in millionths, or footprints in mg.
+    """
+
+    meter_id: npt.NDArray[np.int64]
+    household_id: npt.NDArray[np.int64]
+    month: npt.NDArray[np.int64]
+    kind: npt.NDArray[np.int64]
+    values: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.meter_id)
+
+    def first_day(self, row: int) -> date:
+        return EPOCH + timedelta(days=int(self.month[row]))
+
+    def totals(self) -> npt.NDArray[np.int64]:
+        """Each row's sum over the days that have data."""
+        totals: npt.NDArray[np.int64] = np.where(self.values == NO_DATA, 0, self.values).sum(axis=1)
+        return totals
+
+    def with_values(self, values: npt.NDArray[np.int64]) -> MonthTable:
+        return MonthTable(self.meter_id, self.household_id, self.month, self.kind, values)
+
+    def take(self, rows: npt.NDArray[np.bool_]) -> MonthTable:
+        return MonthTable(
+            self.meter_id[rows], self.household_id[rows], self.month[rows], self.kind[rows], self.values[rows]
+        )
+
+
+def empty_table() -> MonthTable:
+    none = np.zeros(0, dtype=np.int64)
+    return MonthTable(none, none, none, none, np.zeros((0, SLOTS), dtype=np.int64))
+
+
+def month_number(first: date) -> int:
+    """``first`` (a month's first day) as a :class:`MonthTable` month: days since :data:`EPOCH`."""
+    return (first - EPOCH).days

@@ -12,7 +12,6 @@ derived data is a pure function of readings and the factor set.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -25,12 +24,12 @@ from tanhui.accounting.consumption import daily_counts
 from tanhui.accounting.errors import AccountingError
 from tanhui.accounting.factors import FactorSet
 from tanhui.accounting.footprint import to_milligrams
-from tanhui.accounting.pricing import price_days, total
+from tanhui.accounting.months import KINDS
+from tanhui.accounting.pricing import NO_DATA, price_days, total
 from tanhui.domain.ids import CommunityId, MeterId
 from tanhui.domain.quantity import Quantity
 from tanhui.ingest.rules import IngestRules
 from tanhui.store import footprints, intervals, readings, registry
-from tanhui.store.footprints import FootprintMonth
 from tanhui.store.intervals import MonthRow
 from tanhui.store.schema import footprint_daily
 
@@ -125,33 +124,19 @@ def price_community(
         summary.seconds[stage] = summary.seconds.get(stage, 0.0) + time.perf_counter() - clock
         clock = time.perf_counter()
 
-    stored = intervals.of_community(conn, community_id)
+    table = intervals.table_of_community(conn, community_id)
     lap("read")
-    by_kind: defaultdict[str, list[MonthRow]] = defaultdict(list)
-    for row in stored:
-        by_kind[row.kind].append(row)
-    out: list[FootprintMonth] = []
-    for kind, rows in sorted(by_kind.items()):
-        factor = factor_set.factor(Quantity(kind)).value
-        amounts = np.frombuffer(b"".join(r.days for r in rows), dtype="<i8").astype(np.int64)
-        mg = price_days(amounts, factor)
-        summary.meter_days += int((amounts >= 0).sum())
-        packed = mg.astype("<i8").tobytes()
-        offset = 0
-        for row in rows:
-            size = len(row.days)
-            days_mg = mg[offset // 8 : (offset + size) // 8]
-            month_mg = int(days_mg[days_mg >= 0].sum())
-            out.append(
-                FootprintMonth(
-                    row.meter_id, row.month, row.household_id, kind, packed[offset : offset + size], month_mg
-                )
-            )
-            summary.total_mg += month_mg
-            offset += size
-    summary.months = len(out)
+    mg = np.full_like(table.values, NO_DATA)
+    for code, quantity in enumerate(KINDS):
+        rows = table.kind == code
+        if rows.any():
+            mg[rows] = price_days(table.values[rows], factor_set.factor(quantity).value)
+    priced = table.with_values(mg)
+    summary.months = len(priced)
+    summary.meter_days = int((table.values != NO_DATA).sum())
+    summary.total_mg = int(priced.totals().sum())
     lap("price")
-    footprints.replace_community(conn, community_id, factor_set.id, factor_set.content_hash, out, now=now)
+    footprints.replace_community(conn, community_id, factor_set.id, factor_set.content_hash, priced, now=now)
     lap("write")
     return summary
 

@@ -1,7 +1,9 @@
-"""Daily consumption intervals per meter and month (``consumption_months``) and their bulk writes.
+"""Daily consumption intervals per meter and month (``consumption_months``) and their bulk reads and writes.
 
-The accounting job derives them from readings; pricing under any factor set reads them back. PostgreSQL
-takes the rows by binary COPY, SQLite by executemany; both read them back in one query per community.
+The accounting job derives them from readings; pricing under any factor set reads a whole community back
+as one :class:`~tanhui.accounting.months.MonthTable`. On PostgreSQL that read is one binary COPY whose
+fixed-width rows (every packed month is 248 bytes) become numpy columns without a Python loop per row;
+SQLite reads row by row.
 """
 
 from __future__ import annotations
@@ -11,12 +13,28 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
 
+import numpy as np
 import psycopg
 from sqlalchemy import Connection, delete, select
 from sqlalchemy.exc import DBAPIError
 
+from tanhui.accounting import months
+from tanhui.accounting.months import KINDS, MonthTable
+from tanhui.domain.errors import TanhuiError
 from tanhui.domain.ids import CommunityId, HouseholdId, MeterId
+from tanhui.domain.quantity import Quantity
 from tanhui.store.schema import consumption_months, households
+
+# PostgreSQL's binary COPY framing: an 11-byte signature, flags and header-extension length; a -1 trailer.
+COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+COPY_HEADER = COPY_SIGNATURE + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
+COPY_TRAILER = b"\xff\xff"
+
+
+class IntervalsError(TanhuiError):
+    """Stored intervals do not have the layout this code writes (a corrupt or foreign row)."""
+
+    code = "intervals"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,3 +97,68 @@ def of_community(conn: Connection, community_id: CommunityId) -> list[MonthRow]:
         MonthRow(MeterId(m), month, HouseholdId(h), kind, bytes(days), int(total))
         for m, month, h, kind, days, total in conn.execute(query)
     ]
+
+
+_KIND_CODE = "CASE c.kind " + " ".join(f"WHEN '{q.value}' THEN {i}" for i, q in enumerate(KINDS)) + " END"
+# One COPY row: field count, then (length, value) per field; integers big-endian, the packed days as stored.
+_TABLE_ROW = np.dtype(
+    [
+        ("fields", ">i2"),
+        ("meter_len", ">i4"),
+        ("meter_id", ">i4"),
+        ("household_len", ">i4"),
+        ("household_id", ">i4"),
+        ("month_len", ">i4"),
+        ("month", ">i4"),
+        ("kind_len", ">i4"),
+        ("kind", ">i4"),
+        ("days_len", ">i4"),
+        ("days", "<i8", (months.SLOTS,)),
+    ]
+)
+
+
+def table_of_community(conn: Connection, community_id: CommunityId) -> MonthTable:
+    """Every stored month of the community's meters as columns, in meter and month order."""
+    if conn.dialect.name != "postgresql":
+        rows = of_community(conn, community_id)
+        if not rows:
+            return months.empty_table()
+        return MonthTable(
+            np.array([r.meter_id for r in rows], dtype=np.int64),
+            np.array([r.household_id for r in rows], dtype=np.int64),
+            np.array([months.month_number(r.month) for r in rows], dtype=np.int64),
+            np.array([KINDS.index(Quantity(r.kind)) for r in rows], dtype=np.int64),
+            np.vstack([months.unpack(r.month, r.days) for r in rows]),
+        )
+    statement = (
+        "COPY (SELECT c.meter_id, c.household_id, c.month - DATE '2000-01-01', "  # noqa: S608 - an int id
+        f"({_KIND_CODE})::int4, c.days FROM consumption_months c "
+        f"JOIN households h ON h.id = c.household_id WHERE h.community_id = {int(community_id)} "
+        "ORDER BY c.meter_id, c.month) TO STDOUT (FORMAT BINARY)"
+    )
+    driver = cast(psycopg.Connection[Any], conn.connection.driver_connection)
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        data = b"".join(bytes(block) for block in copy)
+    body = data[len(COPY_HEADER) : -len(COPY_TRAILER)]
+    if (
+        not data.startswith(COPY_SIGNATURE)
+        or not data.endswith(COPY_TRAILER)
+        or len(body) % _TABLE_ROW.itemsize
+    ):
+        raise IntervalsError("consumption_months: the COPY stream does not have the fixed row layout")
+    rows_ = np.frombuffer(body, dtype=_TABLE_ROW)
+    lengths = (rows_["meter_len"], rows_["household_len"], rows_["month_len"], rows_["kind_len"])
+    if (
+        (rows_["fields"] != 5).any()
+        or any((n != 4).any() for n in lengths)
+        or (rows_["days_len"] != months.PACKED_BYTES).any()
+    ):
+        raise IntervalsError("consumption_months: a stored month is not 31 packed days")
+    return MonthTable(
+        rows_["meter_id"].astype(np.int64),
+        rows_["household_id"].astype(np.int64),
+        rows_["month"].astype(np.int64),
+        rows_["kind"].astype(np.int64),
+        rows_["days"].astype(np.int64),
+    )

@@ -64,16 +64,18 @@ def test_months_group_pack_and_unpack_without_loss(by_day: dict[date, int]) -> N
     grouped = months.group(by_day)
     restored: dict[date, int] = {}
     firsts = sorted(grouped)
-    blobs = [months.pack(grouped[m]) for m in firsts]
-    for month, days in months.unpack_many(firsts, blobs):
-        assert len(days) == months.days_in(month)
-        restored.update(months.daily(month, days))
+    for month in firsts:
+        blob = months.pack(grouped[month])
+        assert len(blob) == months.PACKED_BYTES
+        restored.update(months.daily(month, months.unpack(month, blob)))
     assert restored == by_day
     assert months.sum_by_day([(m, months.unpack(m, months.pack(grouped[m]))) for m in firsts]) == by_day
 
 
 def test_a_blob_of_the_wrong_length_is_refused() -> None:
-    with pytest.raises(AccountingError, match="packed days"):
+    with pytest.raises(AccountingError, match="packed month"):
         months.unpack(date(2026, 2, 1), b"\x00" * 8 * 30)
+    with pytest.raises(AccountingError, match="past the month"):
+        months.unpack(date(2026, 2, 1), b"\x00" * months.PACKED_BYTES)  # 29th-31st of February
     with pytest.raises(AccountingError, match="negative"):
         months.group({date(2026, 2, 1) + timedelta(days=1): -5})
