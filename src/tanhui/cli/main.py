@@ -58,6 +58,7 @@ app.add_typer(meters_app, name="meters")
 # --- baseline and weather commands ---
 # --- points ledger and voucher commands ---
 # --- audit log, merkle, note, witness and verify commands ---
+# --- insights commands ---
 
 
 def _community(engine: Engine, slug: str) -> Community:

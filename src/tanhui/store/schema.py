@@ -250,3 +250,5 @@ Index(
 # --- points ledger, catalogue, vouchers (migration 0007) ---
 
 # --- audit log (migration 0008) ---
+
+# --- insights alerts (migration 0010) ---
