@@ -59,6 +59,7 @@ app.add_typer(meters_app, name="meters")
 # --- points ledger and voucher commands ---
 # --- audit log, merkle, note, witness and verify commands ---
 # --- insights commands ---
+# --- web onboarding commands ---
 
 
 def _community(engine: Engine, slug: str) -> Community:

@@ -252,3 +252,5 @@ Index(
 # --- audit log (migration 0008) ---
 
 # --- insights alerts (migration 0010) ---
+
+# --- web: disputes, onboarding, settings (migration 0011) ---
