@@ -207,13 +207,15 @@ Index("ix_footprint_daily_household_day", footprint_daily.c.household_id, footpr
 
 # Daily consumption intervals, one row per meter and local calendar month: the days packed as int64
 # little-endian millionths of the meter's unit, -1 for a day without data (accounting/pricing.py). A
-# county-year is 2 million such rows instead of 60 million meter-day rows (decision 0011).
+# county-year is 2 million such rows instead of 60 million meter-day rows. No foreign keys on these two
+# derived tables: the job writes them with ids it just read from the registry, and PostgreSQL would check
+# each COPY row with a trigger (decisions 0006 and 0013).
 consumption_months = Table(
     "consumption_months",
     metadata,
-    Column("meter_id", Integer, ForeignKey("meters.id"), primary_key=True),
+    Column("meter_id", Integer, primary_key=True),
     Column("month", Date, primary_key=True),
-    Column("household_id", Integer, ForeignKey("households.id"), nullable=False),
+    Column("household_id", Integer, nullable=False),
     Column("kind", String(16), nullable=False),
     Column("days", LargeBinary, nullable=False),
     Column("total_micro", BigInteger, nullable=False),
@@ -226,11 +228,11 @@ Index("ix_consumption_months_household", consumption_months.c.household_id, cons
 footprint_months = Table(
     "footprint_months",
     metadata,
-    Column("meter_id", Integer, ForeignKey("meters.id"), primary_key=True),
+    Column("meter_id", Integer, primary_key=True),
     Column("month", Date, primary_key=True),
     Column("factor_set_id", String(100), primary_key=True),
     Column("factor_set_hash", String(80), nullable=False),
-    Column("household_id", Integer, ForeignKey("households.id"), nullable=False),
+    Column("household_id", Integer, nullable=False),
     Column("kind", String(16), nullable=False),
     Column("co2e_mg", LargeBinary, nullable=False),
     Column("total_mg", BigInteger, nullable=False),
