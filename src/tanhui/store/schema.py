@@ -228,21 +228,17 @@ Index("ix_consumption_months_household", consumption_months.c.household_id, cons
 footprint_months = Table(
     "footprint_months",
     metadata,
-    Column("meter_id", Integer, primary_key=True),
-    Column("month", Date, primary_key=True),
+    # Key order serves both writers and readers with one index: a recompute deletes one set's rows of a
+    # community's households, and a household's account reads one set's months of one household.
     Column("factor_set_id", String(100), primary_key=True),
+    Column("household_id", Integer, primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("meter_id", Integer, primary_key=True),
     Column("factor_set_hash", String(80), nullable=False),
-    Column("household_id", Integer, nullable=False),
     Column("kind", String(16), nullable=False),
     Column("co2e_mg", LargeBinary, nullable=False),
     Column("total_mg", BigInteger, nullable=False),
     Column("computed_at", BigInteger, nullable=False),
-)
-Index(
-    "ix_footprint_months_household",
-    footprint_months.c.household_id,
-    footprint_months.c.factor_set_id,
-    footprint_months.c.month,
 )
 
 # --- inventory and roadmap (migration 0005) ---

@@ -33,23 +33,19 @@ def upgrade() -> None:
     op.create_index("ix_consumption_months_household", "consumption_months", ["household_id", "month"])
     op.create_table(
         "footprint_months",
-        sa.Column("meter_id", sa.Integer(), primary_key=True),
-        sa.Column("month", sa.Date(), primary_key=True),
         sa.Column("factor_set_id", sa.String(length=100), primary_key=True),
+        sa.Column("household_id", sa.Integer(), primary_key=True),
+        sa.Column("month", sa.Date(), primary_key=True),
+        sa.Column("meter_id", sa.Integer(), primary_key=True),
         sa.Column("factor_set_hash", sa.String(length=80), nullable=False),
-        sa.Column("household_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("co2e_mg", sa.LargeBinary(), nullable=False),
         sa.Column("total_mg", sa.BigInteger(), nullable=False),
         sa.Column("computed_at", sa.BigInteger(), nullable=False),
     )
-    op.create_index(
-        "ix_footprint_months_household", "footprint_months", ["household_id", "factor_set_id", "month"]
-    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_footprint_months_household", table_name="footprint_months")
     op.drop_table("footprint_months")
     op.drop_index("ix_consumption_months_household", table_name="consumption_months")
     op.drop_table("consumption_months")
