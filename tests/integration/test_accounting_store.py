@@ -100,3 +100,26 @@ def test_intervals_do_not_depend_on_the_factor_set_and_are_replaced_not_added(en
     assert one == two
     assert rows_one == rows_two
     assert {r.month for r in rows_one} == {date(2026, 1, 1), date(2026, 2, 1)}
+
+
+def test_the_streamed_table_holds_every_stored_month_whatever_the_chunk_size(engine: Engine) -> None:
+    _, _, community_id = _county(engine)
+    with engine.begin() as conn:
+        derive_intervals(conn, community_id, now=1)
+        stored = {
+            (r.meter_id, r.month, r.household_id, r.kind): months.unpack(r.month, r.days).tolist()
+            for r in intervals.of_community(conn, community_id)
+        }
+        for chunk_rows in (1, 3, 1000):
+            streamed = {}
+            for table in intervals.tables_of_community(conn, community_id, chunk_rows=chunk_rows):
+                assert 0 < len(table) <= chunk_rows
+                for i in range(len(table)):
+                    key = (
+                        int(table.meter_id[i]),
+                        table.first_day(i),
+                        int(table.household_id[i]),
+                        months.KINDS[int(table.kind[i])].value,
+                    )
+                    streamed[key] = table.values[i].tolist()
+            assert streamed == stored

@@ -24,7 +24,7 @@ from tanhui.accounting.consumption import daily_counts
 from tanhui.accounting.errors import AccountingError
 from tanhui.accounting.factors import FactorSet
 from tanhui.accounting.footprint import to_milligrams
-from tanhui.accounting.months import KINDS
+from tanhui.accounting.months import KINDS, MonthTable
 from tanhui.accounting.pricing import NO_DATA, price_days, total
 from tanhui.domain.ids import CommunityId, MeterId
 from tanhui.domain.quantity import Quantity
@@ -124,19 +124,21 @@ def price_community(
         summary.seconds[stage] = summary.seconds.get(stage, 0.0) + time.perf_counter() - clock
         clock = time.perf_counter()
 
-    table = intervals.table_of_community(conn, community_id)
-    lap("read")
-    mg = np.full_like(table.values, NO_DATA)
-    for code, quantity in enumerate(KINDS):
-        rows = table.kind == code
-        if rows.any():
-            mg[rows] = price_days(table.values[rows], factor_set.factor(quantity).value)
-    priced = table.with_values(mg)
-    summary.months = len(priced)
-    summary.meter_days = int((table.values != NO_DATA).sum())
-    summary.total_mg = int(priced.totals().sum())
-    lap("price")
-    footprints.replace_community(conn, community_id, factor_set.id, factor_set.content_hash, priced, now=now)
+    parts: list[MonthTable] = []
+    for table in intervals.tables_of_community(conn, community_id):
+        lap("read")
+        mg = np.full_like(table.values, NO_DATA)
+        for code, quantity in enumerate(KINDS):
+            rows = table.kind == code
+            if rows.any():
+                mg[rows] = price_days(table.values[rows], factor_set.factor(quantity).value)
+        priced = table.with_values(mg)
+        summary.months += len(priced)
+        summary.meter_days += int((table.values != NO_DATA).sum())
+        summary.total_mg += int(priced.totals().sum())
+        parts.append(priced)
+        lap("price")
+    footprints.replace_community(conn, community_id, factor_set.id, factor_set.content_hash, parts, now=now)
     lap("write")
     return summary
 

@@ -7,6 +7,7 @@ into per-day lines; a household or community view sums its meters day by day.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
@@ -54,12 +55,12 @@ def replace_community(
     community_id: CommunityId,
     factor_set_id: str,
     factor_set_hash: str,
-    table: MonthTable,
+    tables: Sequence[MonthTable],
     *,
     now: int,
 ) -> None:
-    """Replace the community's footprint under ``factor_set_id`` by ``table`` (mg per day), in the
-    caller's transaction. PostgreSQL takes it as one binary COPY built from the columns, with no Python
+    """Replace the community's footprint under ``factor_set_id`` by ``tables`` (mg per day), in the
+    caller's transaction. PostgreSQL takes them as one binary COPY built from the columns, with no Python
     loop per row; other engines row by row."""
     members = select(households.c.id).where(households.c.community_id == community_id)
     conn.execute(
@@ -67,9 +68,8 @@ def replace_community(
         .where(footprint_months.c.factor_set_id == factor_set_id)
         .where(footprint_months.c.household_id.in_(members))
     )
-    if not len(table):
+    if not any(len(t) for t in tables):
         return
-    totals = table.totals()
     if conn.dialect.name != "postgresql":
         values = [
             (
@@ -80,10 +80,11 @@ def replace_community(
                 int(table.household_id[i]),
                 KINDS[int(table.kind[i])].value,
                 months.pack(table.values[i]),
-                int(totals[i]),
+                int(total),
                 now,
             )
-            for i in range(len(table))
+            for table in tables
+            for i, total in enumerate(table.totals())
         ]
         copy_rows(conn, "footprint_months", _COLUMNS, _TYPES, values)
         return
@@ -92,12 +93,13 @@ def replace_community(
     try:
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
             copy.write(COPY_HEADER)
-            for code, kind in enumerate(KINDS):
-                rows = table.kind == code
-                if rows.any():
-                    copy.write(
-                        _copy_rows(table.take(rows), totals[rows], factor_set_id, factor_set_hash, kind, now)
-                    )
+            for table in tables:
+                totals = table.totals()
+                for code, kind in enumerate(KINDS):
+                    rows = table.kind == code
+                    if rows.any():
+                        part = table.take(rows)
+                        copy.write(_copy_rows(part, totals[rows], factor_set_id, factor_set_hash, kind, now))
             copy.write(COPY_TRAILER)
     except psycopg.Error as exc:
         raise DBAPIError.instance(statement, None, exc, psycopg.Error, dialect=conn.dialect) from exc

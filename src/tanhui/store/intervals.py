@@ -8,7 +8,7 @@ SQLite reads row by row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
@@ -118,47 +118,69 @@ _TABLE_ROW = np.dtype(
 )
 
 
-def table_of_community(conn: Connection, community_id: CommunityId) -> MonthTable:
-    """Every stored month of the community's meters as columns, in meter and month order."""
+def tables_of_community(
+    conn: Connection, community_id: CommunityId, *, chunk_rows: int = 32_768
+) -> Iterator[MonthTable]:
+    """Every stored month of the community's meters, as tables of at most ``chunk_rows`` rows, in no
+    particular order. On PostgreSQL the COPY stream is parsed as it arrives, so a county never sits in
+    memory twice and pricing works on arrays that stay in the processor's cache."""
     if conn.dialect.name != "postgresql":
         rows = of_community(conn, community_id)
-        if not rows:
-            return months.empty_table()
-        return MonthTable(
-            np.array([r.meter_id for r in rows], dtype=np.int64),
-            np.array([r.household_id for r in rows], dtype=np.int64),
-            np.array([months.month_number(r.month) for r in rows], dtype=np.int64),
-            np.array([KINDS.index(Quantity(r.kind)) for r in rows], dtype=np.int64),
-            np.vstack([months.unpack(r.month, r.days) for r in rows]),
-        )
+        for start in range(0, len(rows), chunk_rows):
+            part = rows[start : start + chunk_rows]
+            yield MonthTable(
+                np.array([r.meter_id for r in part], dtype=np.int64),
+                np.array([r.household_id for r in part], dtype=np.int64),
+                np.array([months.month_number(r.month) for r in part], dtype=np.int64),
+                np.array([KINDS.index(Quantity(r.kind)) for r in part], dtype=np.int64),
+                np.vstack([months.unpack(r.month, r.days) for r in part]),
+            )
+        return
     statement = (
         "COPY (SELECT c.meter_id, c.household_id, c.month - DATE '2000-01-01', "  # noqa: S608 - an int id
         f"({_KIND_CODE})::int4, c.days FROM consumption_months c "
-        f"JOIN households h ON h.id = c.household_id WHERE h.community_id = {int(community_id)} "
-        "ORDER BY c.meter_id, c.month) TO STDOUT (FORMAT BINARY)"
+        f"JOIN households h ON h.id = c.household_id WHERE h.community_id = {int(community_id)}"
+        ") TO STDOUT (FORMAT BINARY)"
     )
     driver = cast(psycopg.Connection[Any], conn.connection.driver_connection)
+    chunk_bytes = chunk_rows * _TABLE_ROW.itemsize
+    pending = bytearray()
+    started = False
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        data = b"".join(bytes(block) for block in copy)
-    body = data[len(COPY_HEADER) : -len(COPY_TRAILER)]
-    if (
-        not data.startswith(COPY_SIGNATURE)
-        or not data.endswith(COPY_TRAILER)
-        or len(body) % _TABLE_ROW.itemsize
-    ):
+        for block in copy:
+            pending += block
+            if not started:
+                if len(pending) < len(COPY_HEADER):
+                    continue
+                if not pending.startswith(COPY_SIGNATURE):
+                    raise IntervalsError("consumption_months: the COPY stream has no binary header")
+                del pending[: len(COPY_HEADER)]
+                started = True
+            while len(pending) >= chunk_bytes + len(COPY_TRAILER):
+                yield _parse(bytes(pending[:chunk_bytes]))
+                del pending[:chunk_bytes]
+    if not started or not pending.endswith(COPY_TRAILER):
+        raise IntervalsError("consumption_months: the COPY stream ended without its trailer")
+    del pending[-len(COPY_TRAILER) :]
+    if pending:
+        yield _parse(bytes(pending))
+
+
+def _parse(body: bytes) -> MonthTable:
+    if len(body) % _TABLE_ROW.itemsize:
         raise IntervalsError("consumption_months: the COPY stream does not have the fixed row layout")
-    rows_ = np.frombuffer(body, dtype=_TABLE_ROW)
-    lengths = (rows_["meter_len"], rows_["household_len"], rows_["month_len"], rows_["kind_len"])
+    rows = np.frombuffer(body, dtype=_TABLE_ROW)
+    lengths = (rows["meter_len"], rows["household_len"], rows["month_len"], rows["kind_len"])
     if (
-        (rows_["fields"] != 5).any()
+        (rows["fields"] != 5).any()
         or any((n != 4).any() for n in lengths)
-        or (rows_["days_len"] != months.PACKED_BYTES).any()
+        or (rows["days_len"] != months.PACKED_BYTES).any()
     ):
         raise IntervalsError("consumption_months: a stored month is not 31 packed days")
     return MonthTable(
-        rows_["meter_id"].astype(np.int64),
-        rows_["household_id"].astype(np.int64),
-        rows_["month"].astype(np.int64),
-        rows_["kind"].astype(np.int64),
-        rows_["days"].astype(np.int64),
+        rows["meter_id"].astype(np.int64),
+        rows["household_id"].astype(np.int64),
+        rows["month"].astype(np.int64),
+        rows["kind"].astype(np.int64),
+        rows["days"].astype(np.int64),
     )
