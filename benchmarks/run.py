@@ -10,7 +10,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import codecs, ingest_http, ingest_mqtt, machine, storage
+from benchmarks import accounting, codecs, ingest_http, ingest_mqtt, machine, storage
 
 HERE = Path(__file__).resolve().parent
 
@@ -34,6 +34,7 @@ def main() -> None:
         "ingest_http": ingest_http.run(households=20 if quick else 100, days=2 if quick else 7),
         "ingest_mqtt": ingest_mqtt.run(households=200 if quick else 4000, days=2),
         "storage": storage.run(households=50 if quick else 500, days=2),
+        "accounting": accounting.run(quick),
     }
     info = machine.describe()
     report = {"ran_at": started.isoformat(timespec="seconds"), "machine": info, "results": results}
@@ -102,6 +103,8 @@ def main() -> None:
         "```",
         *(json.dumps(row, ensure_ascii=False) for row in results["storage"]),
         "```",
+        "",
+        *accounting.markdown(results["accounting"]),
     ]
     (HERE / "results.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
