@@ -23,6 +23,8 @@ from tanhui.cli import publish
 from tanhui.cli.accounting_commands import register as register_accounting
 from tanhui.cli.demo import build_demo, demo_start
 from tanhui.cli.health_commands import register as register_health
+from tanhui.cli.insights_commands import insights_app
+from tanhui.cli.inventory_commands import inventory_app, roadmap_app
 from tanhui.cli.onboarding import IDENTITIES, onboard
 from tanhui.cli.server import BackgroundServer
 from tanhui.clock import utc_now
@@ -55,10 +57,13 @@ meters_app = typer.Typer(help="Meters of a community.", no_args_is_help=True)
 app.add_typer(meters_app, name="meters")
 # Sub-command groups that live in their own modules register here, one line each.
 # --- inventory, roadmap and report commands ---
+app.add_typer(inventory_app, name="inventory")
+app.add_typer(roadmap_app, name="roadmap")
 # --- baseline and weather commands ---
 # --- points ledger and voucher commands ---
 # --- audit log, merkle, note, witness and verify commands ---
 # --- insights commands ---
+app.add_typer(insights_app, name="insights")
 # --- web onboarding commands ---
 
 

@@ -14,7 +14,9 @@ Point forecast, by the history available at the origin:
   the ratio of the last four weeks to the same four weeks a year before; cooling in a Baoting summer
   returns every year, and the ratio carries this year's level (more households, savings);
 - **weekday level** (less than a year): each remaining day is the mean of the same weekday over the last
-  four weeks.
+  four weeks;
+- **mean of the known days** (fewer than four unbroken weeks, e.g. just after enrolment): each remaining
+  day is the mean of the year's known days.
 
 Pure: the series and the dates come in; nothing is read or measured here.
 """
@@ -129,8 +131,8 @@ def forecast_year_end(series: Mapping[date, float], year: int, origin: date) -> 
     """The total of ``year`` forecast at ``origin`` (the last day with data to use) with an 80 % band.
 
     ``series`` may hold earlier years (the seasonal method and the backtest use them); days after
-    ``origin`` are ignored. Raises ``ValueError`` when the last four weeks before ``origin`` are not all
-    known: a forecast from a gap would be a guess.
+    ``origin`` are ignored. Without four unbroken weeks up to ``origin`` it falls back to the mean of the
+    year's known days. Raises ``ValueError`` when no day of ``year`` is known.
     """
     known = {d: v for d, v in series.items() if d <= origin}
     to_date = sum(v for d, v in known.items() if d.year == year)
@@ -141,7 +143,7 @@ def forecast_year_end(series: Mapping[date, float], year: int, origin: date) -> 
         return Forecast(year, origin, total, 0, total, total, total, "complete", "none: the year is over")
     found = _point(known, origin, remaining)
     if found is None:
-        raise ValueError(f"the {WINDOW_DAYS} days up to {origin} are not all known: no forecast from a gap")
+        return _from_the_mean(known, year, origin, to_date, len(remaining))
     values, method = found
     rest = sum(values)
     errors, _ = backtest(known, len(remaining))
@@ -156,21 +158,53 @@ def forecast_year_end(series: Mapping[date, float], year: int, origin: date) -> 
         low_rest, high_rest = rest - spread, rest + spread
         band = f"normal approximation from {WINDOW_DAYS} days' scatter (history too short to backtest)"
     low_rest, high_rest = max(0.0, min(low_rest, rest)), max(high_rest, rest)
-
-    def dec(x: float) -> Decimal:
-        return Decimal(str(round(x, 6)))
-
     return Forecast(
         year,
         origin,
-        dec(to_date),
+        _dec(to_date),
         len(remaining),
-        dec(to_date + rest),
-        dec(to_date + low_rest),
-        dec(to_date + high_rest),
+        _dec(to_date + rest),
+        _dec(to_date + low_rest),
+        _dec(to_date + high_rest),
         method,
         band,
     )
+
+
+def _from_the_mean(
+    known: Mapping[date, float], year: int, origin: date, to_date: float, left: int
+) -> Forecast:
+    # Fewer than four unbroken weeks (a community that enrolled last week, or a gap): each remaining day
+    # is the mean of the year's known days; the band adds the uncertainty of that mean to the scatter of
+    # the days, U·s² + U²·s²/n, days taken as independent.
+    values = [v for d, v in known.items() if d.year == year]
+    if not values:
+        raise ValueError(f"no value of {year} up to {origin}: nothing to forecast from")
+    n = len(values)
+    mean = sum(values) / n
+    rest = mean * left
+    if n >= 2:
+        half = Z80 * pstdev(values) * math.sqrt(n / (n - 1)) * math.sqrt(left * (1 + left / n))
+        low_rest, high_rest = max(0.0, rest - half), rest + half
+        band = f"normal approximation from {n} days (fewer than {WINDOW_DAYS} unbroken days)"
+    else:
+        low_rest = high_rest = rest
+        band = "unknown: one day of data"
+    return Forecast(
+        year,
+        origin,
+        _dec(to_date),
+        left,
+        _dec(to_date + rest),
+        _dec(to_date + low_rest),
+        _dec(to_date + high_rest),
+        "mean of the known days",
+        band,
+    )
+
+
+def _dec(x: float) -> Decimal:
+    return Decimal(str(round(x, 6)))
 
 
 def backtest_summary(series: Mapping[date, float], horizon: int) -> BacktestResult:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Column,
     Date,
     ForeignKey,
@@ -243,6 +244,79 @@ footprint_months = Table(
 
 # --- inventory and roadmap (migration 0005) ---
 
+# One operator import of activity data (GPC inventory) or of roadmap projects/measurements. The file's
+# SHA-256 makes a second import of the same file a visible refusal rather than double counting.
+inventory_imports = Table(
+    "inventory_imports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # activity | projects | measurements
+    Column("filename", String(255), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("imported_at", BigInteger, nullable=False),
+    UniqueConstraint("community_id", "sha256", name="uq_inventory_imports_community_sha256"),
+)
+
+# Operator-entered GPC activity rows. Decimals are stored as their exact text on both engines.
+inventory_activity = Table(
+    "inventory_activity",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("import_id", Integer, ForeignKey("inventory_imports.id"), nullable=False),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
+    Column("row_number", Integer, nullable=False),
+    Column("ref", String(8), nullable=False),
+    Column("scope", SmallInteger, nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("period_end", Date, nullable=False),
+    Column("activity", String(40), nullable=True),
+    Column("unit", String(32), nullable=False),
+    Column("factor_kg_per_unit", String(40), nullable=True),
+    Column("kg_co2e", String(40), nullable=True),
+    Column("notation", String(2), nullable=True),
+    Column("quality", String(1), nullable=True),
+    Column("factor_quality", String(1), nullable=True),
+    Column("source", Text, nullable=False),
+    Column("note", Text, nullable=False),
+)
+Index(
+    "ix_inventory_activity_community_period",
+    inventory_activity.c.community_id,
+    inventory_activity.c.period_start,
+)
+
+roadmap_projects = Table(
+    "roadmap_projects",
+    metadata,
+    Column("community_id", Integer, ForeignKey("communities.id"), primary_key=True),
+    Column("code", String(32), primary_key=True),
+    Column("import_id", Integer, ForeignKey("inventory_imports.id"), nullable=False),
+    Column("name_zh", String(200), nullable=False),
+    Column("name_en", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("sector", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("expected_t_per_year", String(40), nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("note", Text, nullable=False),
+)
+
+roadmap_measurements = Table(
+    "roadmap_measurements",
+    metadata,
+    Column("community_id", Integer, ForeignKey("communities.id"), primary_key=True),
+    Column("code", String(32), primary_key=True),
+    Column("period_start", Date, primary_key=True),
+    Column("period_end", Date, nullable=False),
+    Column("import_id", Integer, ForeignKey("inventory_imports.id"), nullable=False),
+    Column("avoided_t", String(40), nullable=False),
+    Column("method", Text, nullable=False),
+    Column("source", Text, nullable=False),
+)
+
 # --- weather and baselines (migration 0006) ---
 
 # --- points ledger, catalogue, vouchers (migration 0007) ---
@@ -250,5 +324,45 @@ footprint_months = Table(
 # --- audit log (migration 0008) ---
 
 # --- insights alerts (migration 0010) ---
+
+# One row per anomaly episode on a meter (tanhui.store.alerts). At most one open alert per meter and kind
+# (the partial unique index): a repeated finding updates ``last_seen`` and ``occurrences`` instead of
+# alerting again. Acknowledgement (someone has seen it) and resolution (it is over) are separate steps.
+insight_alerts = Table(
+    "insight_alerts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
+    Column("household_id", Integer, ForeignKey("households.id"), nullable=True),
+    Column("meter_id", Integer, ForeignKey("meters.id"), nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("severity", String(16), nullable=False),
+    # Who is told: "resident" (the household's own leak or unusual use) or "operator" (meter faults).
+    Column("audience", String(16), nullable=False),
+    Column("status", String(16), nullable=False, server_default="open"),
+    Column("started_at", BigInteger, nullable=False),
+    Column("detected_at", BigInteger, nullable=False),
+    Column("last_seen", BigInteger, nullable=False),
+    Column("occurrences", Integer, nullable=False, server_default="1"),
+    Column("evidence", Text, nullable=False),
+    Column("acknowledged_by", Integer, ForeignKey("users.id"), nullable=True),
+    Column("acknowledged_at", BigInteger, nullable=True),
+    Column("resolved_by", Integer, ForeignKey("users.id"), nullable=True),
+    Column("resolved_at", BigInteger, nullable=True),
+    Column("resolution", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    CheckConstraint("status IN ('open', 'resolved')", name="ck_insight_alerts_status"),
+    CheckConstraint("audience IN ('resident', 'operator')", name="ck_insight_alerts_audience"),
+)
+Index(
+    "uq_insight_alerts_open",
+    insight_alerts.c.meter_id,
+    insight_alerts.c.kind,
+    unique=True,
+    sqlite_where=insight_alerts.c.status == "open",
+    postgresql_where=insight_alerts.c.status == "open",
+)
+Index("ix_insight_alerts_community_status", insight_alerts.c.community_id, insight_alerts.c.status)
+Index("ix_insight_alerts_household", insight_alerts.c.household_id)
 
 # --- web: disputes, onboarding, settings (migration 0011) ---

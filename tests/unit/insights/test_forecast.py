@@ -47,11 +47,19 @@ def test_seasonal_ratio_carries_this_years_level() -> None:
     assert abs(float(result.point) - truth) / truth < 0.01
 
 
-def test_a_gap_in_the_last_four_weeks_refuses_to_forecast() -> None:
-    origin = date(2026, 6, 30)
-    series = {d: 5.0 for d in _days(origin - timedelta(days=40), origin) if d != origin - timedelta(days=3)}
-    with pytest.raises(ValueError, match="not all known"):
-        forecast_year_end(series, 2026, origin)
+def test_a_short_or_broken_series_falls_back_to_the_mean_of_its_days() -> None:
+    # Four days since enrolment at 10, 12, 8, 10 kg: mean 10, 361 days left, to date 40.
+    origin = date(2026, 1, 4)
+    series = {date(2026, 1, 1): 10.0, date(2026, 1, 2): 12.0, date(2026, 1, 3): 8.0, origin: 10.0}
+    result = forecast_year_end(series, 2026, origin)
+    assert result.method == "mean of the known days"
+    assert (result.to_date, result.point, result.remaining_days) == (Decimal(40), Decimal(3650), 361)
+    assert result.low < result.point < result.high
+    assert result.reaches(Decimal(3000)) in {"likely", "uncertain"}
+    one = forecast_year_end({origin: 5.0}, 2026, origin)
+    assert one.low == one.point == one.high == Decimal(5 * 362)
+    with pytest.raises(ValueError, match="nothing to forecast"):
+        forecast_year_end({date(2025, 12, 31): 1.0}, 2026, origin)
 
 
 def test_the_band_comes_from_backtests_when_history_allows() -> None:
