@@ -205,9 +205,11 @@ def test_the_forecast_reads_the_counted_avoided_series(engine: Engine, cli_env: 
                     )
                 )
     # Days: 10, 12, 8 kg under the community's set (the uk rows are ignored): n = 3, mean 10, s^2 = 4,
-    # U = 362 -> forecast 3650 kg; half-width 1.959964 x sqrt(4 x 362 x (1 + 362/3)) = 822.66 kg.
+    # U = 362 days left -> forecast 30 + 362 x 10 = 3650 kg; fewer than four weeks, so the 80 % band is
+    # 1.2816 x s x sqrt(U (1 + U/n)) = 1.2816 x 2 x sqrt(362 x 121.667) = 537.9 kg.
     result = runner.invoke(app, ["roadmap", "show", "--year", "2026", "--today", "2026-01-03", "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)["avoided"]
     assert (out["days_observed"], out["to_date_t"], out["forecast_t"]) == (3, "0.030", "3.650")
-    assert (out["low_t"], out["high_t"], out["on_track"]) == ("2.827", "4.473", False)
+    assert (out["low_t"], out["high_t"], out["on_track"]) == ("3.112", "4.188", False)
+    assert out["method"] == "mean of the known days"

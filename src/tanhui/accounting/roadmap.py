@@ -1,4 +1,4 @@
-"""The county's carbon-neutrality roadmap: sectors, targets, projects, progress and the year-end forecast.
+"""The county's carbon-neutrality roadmap: sectors, targets, projects and progress measured from data.
 
 Baoting's roadmap covers four sectors (energy 能源, buildings 建筑, transport 交通, resources 资源) with
 24 scenario projects and 15 industry projects, and the platform is expected to avoid about 3,000 t CO2e
@@ -7,8 +7,8 @@ projects and their reported measurements come from operator CSV imports, and pro
 data: each target names the measure it is judged by (metered household footprint per household, water
 per household, avoided tonnes reported by the sector's projects).
 
-:func:`forecast_year_end` projects the year's avoided emissions from the daily series; its method is in
-the function's docstring and in docs/accounting.md.
+The year-end forecast of avoided emissions against the 3,000 t target is :mod:`tanhui.insights.forecast`
+(one forecaster for every daily series, with its band measured by backtest).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from tanhui.accounting.inventory import RowError
 __all__ = [
     "MEASUREMENT_COLUMNS",
     "PROJECT_COLUMNS",
-    "Forecast",
     "Measurement",
     "Project",
     "ProjectKind",
@@ -36,7 +35,6 @@ __all__ = [
     "Sector",
     "SectorProgress",
     "Target",
-    "forecast_year_end",
     "parse_measurements_csv",
     "parse_projects_csv",
     "parse_targets",
@@ -130,22 +128,6 @@ class SectorProgress:
     expected_t_per_year: Decimal  # sum over the sector's planned, active and completed projects
     reported_t: Decimal  # avoided tonnes the sector's projects reported for periods in the year
     explanation: str
-
-
-@dataclass(frozen=True, slots=True)
-class Forecast:
-    """The year-end avoided emissions forecast (tonnes CO2e)."""
-
-    year: int
-    today: date
-    days_observed: int
-    to_date_t: Decimal
-    forecast_t: Decimal
-    low_t: Decimal | None  # 95 % prediction interval; None with fewer than 2 observed days
-    high_t: Decimal | None
-    target_t: Decimal
-    on_track: bool
-    method: str
 
 
 E = TypeVar("E", bound=StrEnum)
@@ -404,64 +386,3 @@ def sector_progress(
             )
         )
     return tuple(out)
-
-
-# --- the year-end forecast ----------------------------------------------------------------------------
-
-# Two-sided 95 % quantile of the standard normal distribution (any statistics table, e.g. NIST/SEMATECH
-# e-Handbook of Statistical Methods, 2012, Table 1.3.6.7.1).
-Z_95 = Decimal("1.959964")
-KG_PER_T = Decimal(1000)
-MILLI = Decimal("0.001")
-
-
-def forecast_year_end(
-    daily_avoided_kg: Mapping[date, Decimal], year: int, today: date, target_t: Decimal
-) -> Forecast:
-    """Forecast the year's avoided emissions from the days observed so far (mean daily rate).
-
-    Uses the days of ``year`` up to and including ``today`` that have a value (later days are ignored).
-    With n observed days of mean m and sample standard deviation s, and U = (days in year − n) days
-    still to come or missing:
-
-    - to date = Σ observed; forecast = to date + U·m (= days in year × m);
-    - 95 % prediction interval = forecast ± z·s·√(U·(1 + U/n)): the spread of U new days around the
-      mean (U·s²) plus the uncertainty of the mean itself (U²·s²/n), days taken as independent;
-    - on track when the forecast reaches ``target_t``.
-
-    Deterministic: the same series gives the same forecast. With no day observed the forecast is 0;
-    with fewer than 2 the interval is unknown (None).
-    """
-    first = date(year, 1, 1)
-    days_in_year = (date(year + 1, 1, 1) - first).days
-    values = [v for d, v in sorted(daily_avoided_kg.items()) if first <= d <= today and d.year == year]
-    n = len(values)
-    to_date = sum(values, Decimal(0))
-    remaining = days_in_year - n
-    low = high = None
-    if n == 0:
-        forecast = Decimal(0)
-    else:
-        mean = to_date / n
-        forecast = to_date + mean * remaining
-        if n >= 2:
-            variance = sum(((v - mean) ** 2 for v in values), Decimal(0)) / (n - 1)
-            half = Z_95 * (variance * remaining * (1 + Decimal(remaining) / n)).sqrt()
-            low, high = forecast - half, forecast + half
-
-    def tonnes(kg: Decimal) -> Decimal:
-        return (kg / KG_PER_T).quantize(MILLI)
-
-    forecast_t = tonnes(forecast)
-    return Forecast(
-        year=year,
-        today=today,
-        days_observed=n,
-        to_date_t=tonnes(to_date),
-        forecast_t=forecast_t,
-        low_t=None if low is None else tonnes(low),
-        high_t=None if high is None else tonnes(high),
-        target_t=target_t,
-        on_track=n > 0 and forecast_t >= target_t,
-        method="mean daily rate x days in year; 95% normal prediction interval, independent days",
-    )

@@ -20,15 +20,9 @@ from sqlalchemy import Connection, Engine
 
 from tanhui.accounting.factors import FactorSet
 from tanhui.accounting.inventory import Inventory, Level, build_inventory, gpc_table
-from tanhui.accounting.roadmap import (
-    Forecast,
-    SectorProgress,
-    Target,
-    forecast_year_end,
-    parse_targets,
-    sector_progress,
-)
+from tanhui.accounting.roadmap import SectorProgress, Target, parse_targets, sector_progress
 from tanhui.clock import utc_now
+from tanhui.insights.forecast import forecast_year_end
 from tanhui.settings import get_settings
 from tanhui.store import activity as activity_store
 from tanhui.store import registry
@@ -231,20 +225,51 @@ def _progress_json(p: SectorProgress) -> dict[str, Any]:
     }
 
 
-def _forecast_json(f: Forecast, source: str) -> dict[str, Any]:
-    return {
-        "year": f.year,
-        "today": f.today.isoformat(),
-        "days_observed": f.days_observed,
-        "to_date_t": str(f.to_date_t),
-        "forecast_t": str(f.forecast_t),
-        "low_t": _text(f.low_t),
-        "high_t": _text(f.high_t),
-        "target_t": str(f.target_t),
+def _forecast_json(
+    series: dict[date, Decimal], year: int, as_of: date, target_t: Decimal, source: str
+) -> dict[str, Any]:
+    """The avoided-emissions forecast to year end (insights.forecast), in tonnes, against the target."""
+    observed = {d: float(v) for d, v in series.items() if d.year == year and d <= as_of}
+    target_kg = target_t * KG_PER_T
+    base: dict[str, Any] = {
+        "year": year,
+        "today": as_of.isoformat(),
+        "days_observed": len(observed),
+        "target_t": str(target_t),
         "target_source": source,
-        "on_track": f.on_track,
-        "method": f.method,
     }
+    try:
+        f = forecast_year_end(observed, year, as_of)
+    except ValueError as exc:
+        zero = str(Decimal(0).quantize(MILLI))
+        return base | {
+            "to_date_t": zero,
+            "forecast_t": zero,
+            "low_t": None,
+            "high_t": None,
+            "on_track": False,
+            "reaches_target": "unlikely",
+            "method": "none",
+            "band": str(exc),
+        }
+    return base | {
+        "to_date_t": _tonnes(f.to_date),
+        "forecast_t": _tonnes(f.point),
+        "low_t": _tonnes(f.low),
+        "high_t": _tonnes(f.high),
+        "on_track": f.point >= target_kg,
+        "reaches_target": f.reaches(target_kg),
+        "method": f.method,
+        "band": f.band,
+    }
+
+
+KG_PER_T = Decimal(1000)
+MILLI = Decimal("0.001")
+
+
+def _tonnes(kg: Decimal) -> str:
+    return str((kg / KG_PER_T).quantize(MILLI))
 
 
 @roadmap_app.command("show")
@@ -274,7 +299,7 @@ def roadmap_show(
         typer.echo(f"--today {today!r} is not an ISO date (e.g. 2026-06-30)", err=True)
         raise typer.Exit(2) from None
     progress = sector_progress(targets, measures, projects, reported, year)
-    forecast = forecast_year_end(series, year, as_of, target_t)
+    forecast = _forecast_json(series, year, as_of, target_t, target_source)
     kinds = {k: sum(1 for p in projects if p.kind.value == k) for k in ("scenario", "industry")}
     if as_json:
         out = {
@@ -284,7 +309,7 @@ def roadmap_show(
             "projects": kinds,
             "measures": {k: str(v) for k, v in measures.items()},
             "sectors": [_progress_json(p) for p in progress],
-            "avoided": _forecast_json(forecast, target_source),
+            "avoided": forecast,
             "avoided_series": "avoided_daily (counted_co2e_mg)"
             if series
             else "none yet: no avoided_daily rows",
@@ -302,9 +327,10 @@ def roadmap_show(
             f"(active {p.active_projects}), expected {p.expected_t_per_year} t/yr, reported {p.reported_t} t"
             f"  [{p.explanation}]"
         )
-    interval = "unknown" if forecast.low_t is None else f"{forecast.low_t} .. {forecast.high_t}"
+    interval = "unknown" if forecast["low_t"] is None else f"{forecast['low_t']} .. {forecast['high_t']}"
     typer.echo(
-        f"avoided {year}: {forecast.to_date_t} t to {forecast.today} ({forecast.days_observed} days), "
-        f"forecast {forecast.forecast_t} t (95 % {interval}), target {forecast.target_t} t: "
-        + ("on track" if forecast.on_track else "not on track")
+        f"avoided {year}: {forecast['to_date_t']} t to {forecast['today']} "
+        f"({forecast['days_observed']} days), "
+        f"forecast {forecast['forecast_t']} t (80 % {interval}; {forecast['band']}), "
+        f"target {forecast['target_t']} t: reaching it is {forecast['reaches_target']}"
     )

@@ -26,6 +26,7 @@ from tanhui.cli.health_commands import register as register_health
 from tanhui.cli.insights_commands import insights_app
 from tanhui.cli.inventory_commands import inventory_app, roadmap_app
 from tanhui.cli.onboarding import IDENTITIES, onboard
+from tanhui.cli.report_commands import report_app
 from tanhui.cli.server import BackgroundServer
 from tanhui.clock import utc_now
 from tanhui.domain.quantity import Quantity
@@ -59,6 +60,7 @@ app.add_typer(meters_app, name="meters")
 # --- inventory, roadmap and report commands ---
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(roadmap_app, name="roadmap")
+app.add_typer(report_app, name="report")
 # --- baseline and weather commands ---
 # --- points ledger and voucher commands ---
 # --- audit log, merkle, note, witness and verify commands ---

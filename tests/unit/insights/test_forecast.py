@@ -98,3 +98,25 @@ def test_backtest_errors_are_zero_for_a_repeating_week() -> None:
     errors, actuals = backtest(series, 30)
     assert errors and all(abs(e) < 1e-12 for e in errors)
     assert all(a > 0 for a in actuals)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.floats(min_value=0, max_value=1e4), min_size=2, max_size=27),
+    scale=st.integers(min_value=1, max_value=1000),
+)
+def test_scaling_a_short_series_scales_its_forecast(values: list[float], scale: int) -> None:
+    origin = date(2026, 3, 1) + timedelta(days=len(values) - 1)
+    series = {date(2026, 3, 1) + timedelta(days=i): v for i, v in enumerate(values)}
+    one = forecast_year_end(series, 2026, origin)
+    many = forecast_year_end({d: v * scale for d, v in series.items()}, 2026, origin)
+    assert one.method == many.method == "mean of the known days"
+    for a, b in ((one.point, many.point), (one.low, many.low), (one.high, many.high)):
+        assert math.isclose(float(a) * scale, float(b), rel_tol=1e-6, abs_tol=1e-3)
+
+
+def test_a_complete_year_forecasts_what_was_observed() -> None:
+    series = {d: float(d.day) for d in _days(date(2026, 1, 1), date(2026, 12, 31))}
+    result = forecast_year_end(series, 2026, date(2026, 12, 31))
+    assert result.point == result.low == result.high == result.to_date == Decimal(sum(series.values()))
+    assert result.remaining_days == 0
