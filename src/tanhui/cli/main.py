@@ -21,11 +21,13 @@ from sqlalchemy import Engine
 
 from tanhui.cli import publish
 from tanhui.cli.accounting_commands import register as register_accounting
+from tanhui.cli.baseline_commands import baseline_app, weather_app
 from tanhui.cli.demo import build_demo, demo_start
 from tanhui.cli.health_commands import register as register_health
 from tanhui.cli.insights_commands import insights_app
 from tanhui.cli.inventory_commands import inventory_app, roadmap_app
 from tanhui.cli.onboarding import IDENTITIES, onboard
+from tanhui.cli.points_commands import catalogue_app, ledger_app, merchants_app, points_app, vouchers_app
 from tanhui.cli.report_commands import report_app
 from tanhui.cli.server import BackgroundServer
 from tanhui.clock import utc_now
@@ -62,7 +64,14 @@ app.add_typer(inventory_app, name="inventory")
 app.add_typer(roadmap_app, name="roadmap")
 app.add_typer(report_app, name="report")
 # --- baseline and weather commands ---
+app.add_typer(baseline_app, name="baseline")
+app.add_typer(weather_app, name="weather")
 # --- points ledger and voucher commands ---
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(points_app, name="points")
+app.add_typer(catalogue_app, name="catalogue")
+app.add_typer(merchants_app, name="merchants")
+app.add_typer(vouchers_app, name="vouchers")
 # --- audit log, merkle, note, witness and verify commands ---
 # --- insights commands ---
 app.add_typer(insights_app, name="insights")

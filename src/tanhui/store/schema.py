@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -319,7 +320,186 @@ roadmap_measurements = Table(
 
 # --- weather and baselines (migration 0006) ---
 
+# A weather station (the pilot's own, or the county meteorological bureau's) and the community it serves.
+weather_stations = Table(
+    "weather_stations",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=True),
+    Column("name", String(200), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Air temperature observations: UTC epoch seconds, thousandths of a °C (integers on both engines).
+weather_observations = Table(
+    "weather_observations",
+    metadata,
+    Column("station_id", String(64), ForeignKey("weather_stations.id"), primary_key=True),
+    Column("ts", BigInteger, primary_key=True),
+    Column("temperature_mc", Integer, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+)
+
+# Every fitted baseline: model, version, parameters and metrics as JSON, training window, eligibility.
+baseline_fits = Table(
+    "baseline_fits",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("household_id", Integer, ForeignKey("households.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("model", String(32), nullable=False),
+    Column("version", String(16), nullable=False),
+    Column("params", Text, nullable=False),
+    Column("metrics", Text, nullable=False),
+    Column("train_first", Date, nullable=False),
+    Column("train_last", Date, nullable=False),
+    Column("eligible", Boolean, nullable=False),
+    Column("reasons", Text, nullable=False),
+    Column("fitted_at", BigInteger, nullable=False),
+)
+Index("ix_baseline_fits_household", baseline_fits.c.household_id, baseline_fits.c.kind)
+
+# Avoided use per household, quantity and local day under a factor set: millionths of the unit and mg
+# CO2e as integers (like footprint_daily); ``counted_co2e_mg`` is what survives the conservative rule.
+avoided_daily = Table(
+    "avoided_daily",
+    metadata,
+    Column("household_id", Integer, ForeignKey("households.id"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("factor_set_id", String(100), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("fit_id", Integer, ForeignKey("baseline_fits.id"), nullable=False),
+    Column("model", String(32), nullable=False),
+    Column("model_version", String(16), nullable=False),
+    Column("counterfactual_micro", BigInteger, nullable=False),
+    Column("actual_micro", BigInteger, nullable=False),
+    Column("avoided_micro", BigInteger, nullable=False),
+    Column("avoided_co2e_mg", BigInteger, nullable=False),
+    Column("counted_co2e_mg", BigInteger, nullable=False),
+    Column("eligible", Boolean, nullable=False),
+    Column("computed_at", BigInteger, nullable=False),
+)
+Index("ix_avoided_daily_factor_set_day", avoided_daily.c.factor_set_id, avoided_daily.c.day)
+
 # --- points ledger, catalogue, vouchers (migration 0007) ---
+
+# The points ledger (docs/decisions/0011-points-ledger.md), after TigerBeetle's accounts and transfers.
+# Balances change only together with a transfer row, in one transaction, under row locks; the CHECKs
+# are the last line of defence should a bug or a hand-made UPDATE try to overdraw an account.
+points_accounts = Table(
+    "points_accounts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
+    # tanhui.points.ledger.AccountKind; owner_id is the household or merchant id, 0 for community accounts.
+    Column("kind", String(16), nullable=False),
+    Column("owner_id", Integer, nullable=False),
+    Column("ledger", SmallInteger, nullable=False),
+    Column("debits_must_not_exceed_credits", Boolean, nullable=False),
+    Column("debits_pending", BigInteger, nullable=False),
+    Column("debits_posted", BigInteger, nullable=False),
+    Column("credits_pending", BigInteger, nullable=False),
+    Column("credits_posted", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("community_id", "kind", "owner_id", name="uq_points_accounts_community_kind_owner"),
+    CheckConstraint(
+        "debits_pending >= 0 AND debits_posted >= 0 AND credits_pending >= 0 AND credits_posted >= 0",
+        name="ck_points_accounts_sums_not_negative",
+    ),
+    CheckConstraint(
+        "NOT debits_must_not_exceed_credits OR debits_posted + debits_pending <= credits_posted",
+        name="ck_points_accounts_debits_within_credits",
+    ),
+)
+
+# Append-only: a pending transfer is resolved by a second row (post or void) naming it in pending_id,
+# which is unique, so a hold can be resolved once whatever the interleaving. The audit log reads this.
+points_transfers = Table(
+    "points_transfers",
+    metadata,
+    # Insertion order, for paging and for the audit log's cursor; not a business identifier.
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    # The 128-bit transfer id in hex, derived from the business event: the idempotency key.
+    Column("id", String(32), nullable=False, unique=True),
+    Column("debit_account_id", Integer, ForeignKey("points_accounts.id"), nullable=False),
+    Column("credit_account_id", Integer, ForeignKey("points_accounts.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("pending_id", String(32), nullable=True, unique=True),
+    Column("ledger", SmallInteger, nullable=False),
+    Column("code", SmallInteger, nullable=False),
+    Column("flags", SmallInteger, nullable=False),
+    Column("timeout", Integer, nullable=False),
+    Column("reference", String(200), nullable=False),
+    # Ledger time in UTC epoch seconds (the writer's clock, taken once per batch).
+    Column("timestamp", BigInteger, nullable=False),
+    CheckConstraint("amount > 0", name="ck_points_transfers_amount_positive"),
+)
+Index("ix_points_transfers_debit_account", points_transfers.c.debit_account_id, points_transfers.c.seq)
+Index("ix_points_transfers_credit_account", points_transfers.c.credit_account_id, points_transfers.c.seq)
+
+merchants = Table(
+    "merchants",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
+    Column("slug", String(64), nullable=False),
+    Column("name_zh", String(200), nullable=False),
+    Column("name_en", String(200), nullable=False),
+    # Demo merchants are examples, labelled as such wherever they are shown (shared/docs/baoting.md).
+    Column("demo", Boolean, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("community_id", "slug", name="uq_merchants_community_slug"),
+)
+
+# Which merchant a user with the merchant role validates vouchers for.
+merchant_staff = Table(
+    "merchant_staff",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("merchant_id", Integer, ForeignKey("merchants.id"), nullable=False),
+)
+
+rewards = Table(
+    "rewards",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
+    Column("merchant_id", Integer, ForeignKey("merchants.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("name_zh", String(200), nullable=False),
+    Column("name_en", String(200), nullable=False),
+    Column("terms_zh", Text, nullable=False),
+    Column("terms_en", Text, nullable=False),
+    Column("price_points", BigInteger, nullable=False),
+    Column("stock", Integer, nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_until", Date, nullable=False),
+    Column("voucher_ttl_seconds", Integer, nullable=False),
+    Column("demo", Boolean, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    CheckConstraint("stock >= 0", name="ck_rewards_stock_not_negative"),
+    CheckConstraint("price_points > 0", name="ck_rewards_price_positive"),
+)
+
+# A voucher is the hold transfer plus what a merchant needs to see; its state (open, redeemed,
+# cancelled, expired) is read from the transfer that resolved the hold, never stored twice.
+vouchers = Table(
+    "vouchers",
+    metadata,
+    # A random 40-bit number (tanhui.points.voucher), so codes cannot be enumerated.
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
+    Column("reward_id", Integer, ForeignKey("rewards.id"), nullable=False),
+    Column("household_id", Integer, ForeignKey("households.id"), nullable=False),
+    Column("merchant_id", Integer, ForeignKey("merchants.id"), nullable=False),
+    Column("hold_transfer_id", String(32), ForeignKey("points_transfers.id"), nullable=False, unique=True),
+    Column("points", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+)
+Index("ix_vouchers_household", vouchers.c.household_id, vouchers.c.created_at)
 
 # --- audit log (migration 0008) ---
 
