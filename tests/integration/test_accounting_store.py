@@ -18,6 +18,7 @@ from tanhui.settings import Settings
 from tanhui.sim.county import County, build_county, envelopes, truth
 from tanhui.store import footprints, intervals, registry
 from tanhui.store.factor_files import load_factor_sets
+from tanhui.store.intervals import MonthRow
 from tanhui.store.schema import footprint_months
 
 FACTORS = load_factor_sets(Settings().data_dir / "factors")
@@ -123,3 +124,37 @@ def test_the_streamed_table_holds_every_stored_month_whatever_the_chunk_size(eng
                     )
                     streamed[key] = table.values[i].tolist()
             assert streamed == stored
+
+
+def test_imported_history_fills_only_days_the_meters_never_covered(engine: Engine) -> None:
+    county, households, community_id = _county(engine)  # metered 29 January to 3 February 2026
+    code = next(iter(households))
+    with engine.begin() as conn:
+        derive_intervals(conn, community_id, now=1)
+        meter = next(
+            r for r in intervals.of_community(conn, community_id) if r.household_id == households[code]
+        )
+        # Billing history for January, claiming 7 kWh (or m3) on every day, metered days included.
+        history = {date(2026, 1, d): 7_000_000 for d in range(1, 32)}
+        january = months.group(history)[date(2026, 1, 1)]
+        written = intervals.add_history(
+            conn,
+            [
+                MonthRow(
+                    meter.meter_id, date(2026, 1, 1), meter.household_id, meter.kind, months.pack(january), 0
+                )
+            ],
+            now=2,
+        )
+        assert written == 1
+        derive_intervals(conn, community_id, now=3)  # a recompute from readings keeps the history days
+        stored = {
+            (r.meter_id, r.month): dict(months.daily(r.month, months.unpack(r.month, r.days)))
+            for r in intervals.of_community(conn, community_id)
+        }
+    days = stored[meter.meter_id, date(2026, 1, 1)]
+    metered = {d: v for d, v in days.items() if d >= county.start}
+    assert {d: v for d, v in days.items() if d < county.start} == {
+        d: 7_000_000 for d in history if d < county.start
+    }
+    assert metered and all(v != 7_000_000 for v in metered.values())

@@ -48,6 +48,13 @@ def group(by_day: Mapping[date, int]) -> dict[date, Days]:
     return months
 
 
+def fill(primary: Days, secondary: Days) -> Days:
+    """``primary``'s days, with ``secondary``'s where ``primary`` has none (e.g. metered days over imported
+    billing history: a measured day always wins, history fills only what the meters never covered)."""
+    filled: Days = np.where(primary != NO_DATA, primary, secondary)
+    return filled
+
+
 def pack(days: Days) -> bytes:
     if days.shape != (SLOTS,):
         raise AccountingError(f"a packed month has {SLOTS} slots, not {days.shape}")

@@ -1,7 +1,8 @@
 """Daily accounting in two steps: readings → daily consumption intervals → footprint under a factor set.
 
 1. :func:`derive_intervals` turns each meter's register readings into consumption per local day and stores
-   them per meter and month (``consumption_months``). It depends on readings only, not on any factor set.
+   them per meter and month (``consumption_months``). It depends on readings only, not on any factor set;
+   days the readings say nothing about keep what was stored (imported history, ``intervals.add_history``).
 2. :func:`price_community` prices every stored interval of a community under one factor set and replaces
    that set's result (``footprint_months``), a whole community in a few array operations.
 
@@ -85,6 +86,8 @@ def derive_intervals(
     rules = rules if rules is not None else IngestRules.load()
     tz = ZoneInfo(registry.get_community(conn, community_id).timezone)
     meters = registry.meters_of_community(conn, community_id)
+    # Months stored before (imported history among them) keep the days readings say nothing about.
+    stored = {(r.meter_id, r.month): r for r in intervals.of_meters(conn, [m.id for m in meters])}
     rows: list[MonthRow] = []
     rollovers = rejected = 0
     for meter in meters:
@@ -101,12 +104,16 @@ def derive_intervals(
         rejected += len(result.rejected_steps)
         per_count = _micro_per_count(meter.resolution)
         by_day = {day: counts * per_count for day, counts in result.by_day.items()}
-        for month, days in sorted(months.group(by_day).items()):
+        for month, metered in sorted(months.group(by_day).items()):
+            old = stored.pop((meter.id, month), None)
+            days = metered if old is None else months.fill(metered, months.unpack(month, old.days))
             rows.append(
                 MonthRow(
                     meter.id, month, meter.household_id, meter.kind.value, months.pack(days), total(days)
                 )
             )
+    assigned = {m.id for m in meters if m.household_id is not None}
+    rows += [r for (meter_id, _), r in stored.items() if meter_id in assigned]
     intervals.replace(conn, [m.id for m in meters], rows, now=now)
     installed = sum(1 for m in meters if m.household_id is not None)
     return IntervalSummary(installed, len(rows), rollovers, rejected)

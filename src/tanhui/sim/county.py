@@ -46,7 +46,14 @@ from tanhui.domain.reading import MeterReading
 from tanhui.meters.dsmr import AMSTERDAM
 from tanhui.meters.envelope import FrameItem, encode
 from tanhui.sim import gateway as wire
-from tanhui.sim.household import Conditions, SimHousehold, apply_saving, draw_households, hourly_consumption
+from tanhui.sim.household import (
+    MIN_HISTORY_DAYS,
+    Conditions,
+    SimHousehold,
+    apply_saving,
+    draw_households,
+    hourly_consumption,
+)
 from tanhui.sim.weather import hourly_temperatures
 
 __all__ = [
@@ -321,6 +328,7 @@ def build_county(
     households_per_gateway: int = 50,
     rollover_share: float = 0.01,
     protocol: CountyProtocol | str = CountyProtocol.JSON,
+    min_history_days: int = MIN_HISTORY_DAYS,
 ) -> County:
     """Draw a county of ``households`` homes, each with an electricity, a water and a gas meter.
 
@@ -359,6 +367,7 @@ def build_county(
         enrol_share=enrol_share,
         saver_share=saver_share,
         code_prefix=code_prefix,
+        min_history_days=min_history_days,
     )
     gateway_count = math.ceil(households / households_per_gateway)
     gateways = tuple(SimGateway(f"{gateway_prefix}-{i:03d}") for i in range(1, gateway_count + 1))
@@ -533,7 +542,9 @@ def series(county: County) -> list[MeterSeries]:
     return out
 
 
-def readings(county: County) -> Iterator[tuple[datetime, list[tuple[str, MeterReading]]]]:
+def readings(
+    county: County, *, since: datetime | None = None
+) -> Iterator[tuple[datetime, list[tuple[str, MeterReading]]]]:
     """Every meter's register at every reading time, in time order, with the gateway it goes through.
 
     Yields ``(time, [(gateway, reading), ...])`` with the meters in the county's order. The first reading
@@ -544,11 +555,16 @@ def readings(county: County) -> Iterator[tuple[datetime, list[tuple[str, MeterRe
     ``dsmr`` county an electricity meter has six per time, as its telegram decodes: import tariff 1,
     tariff 2 and their sum ``energy_import``, and the same three for export, which stay zero (the demo
     households have no solar panels); an M-Bus volume carries its capture time, which is the reading time.
+    With ``since``, reading times before it are skipped.
     """
     all_series = series(county)
     times = county.reading_times()
     if county.protocol is CountyProtocol.DSMR:
-        yield from _dsmr_readings(all_series, times)
+        yield from (
+            (moment, pairs)
+            for moment, pairs in _dsmr_readings(all_series, times)
+            if since is None or moment >= since
+        )
         return
     fixed = [
         (s.meter.gateway, s.meter.serial, _REGISTERS[s.meter.kind], s.meter.unit, s.meter.resolution)
@@ -557,6 +573,8 @@ def readings(county: County) -> Iterator[tuple[datetime, list[tuple[str, MeterRe
     registers = [s.counts for s in all_series]
     multiply = _EXACT.multiply
     for k, moment in enumerate(times):
+        if since is not None and moment < since:
+            continue
         yield (
             moment,
             [
@@ -598,7 +616,9 @@ def _dsmr_readings(
         yield moment, pairs
 
 
-def envelopes(county: County, *, max_readings: int = 5000) -> Iterator[tuple[str, bytes]]:
+def envelopes(
+    county: County, *, max_readings: int = 5000, since: datetime | None = None
+) -> Iterator[tuple[str, bytes]]:
     """The county's readings as each gateway sends them: ``(gateway, envelope bytes)`` in time order.
 
     A gateway collects whole reading rounds and sends an envelope before the next round would take it past
@@ -608,24 +628,27 @@ def envelopes(county: County, *, max_readings: int = 5000) -> Iterator[tuple[str
 
     In a ``json`` county an item is a reading; otherwise it is a meter's frame
     (:func:`tanhui.sim.gateway.frame_rounds`): one per meter and reading time (DL/T 645, CJ/T 188), or one
-    P1 telegram per household and reading time (DSMR).
+    P1 telegram per household and reading time (DSMR). With ``since``, rounds read before it are skipped
+    (their history reaches the platform another way, as the demo's imported billing history does).
     """
     if max_readings < 1:
         raise ValueError(f"max_readings must be at least 1, got {max_readings}")
     names = [gateway.name for gateway in county.gateways]
     rounds: Iterable[tuple[datetime, Mapping[str, Sequence[MeterReading | FrameItem]]]]
     if county.protocol is CountyProtocol.JSON:
-        rounds = _json_rounds(county, names)
+        rounds = _json_rounds(county, names, since)
     else:
         rounds = wire.frame_rounds(county, series(county))
+        if since is not None:
+            rounds = ((moment, items) for moment, items in rounds if moment >= since)
     for name, seq, sent_at, batch in wire.batches(names, rounds, max_readings):
         yield name, encode(name, seq, sent_at, batch)
 
 
 def _json_rounds(
-    county: County, names: Sequence[str]
+    county: County, names: Sequence[str], since: datetime | None
 ) -> Iterator[tuple[datetime, dict[str, list[MeterReading]]]]:
-    for moment, pairs in readings(county):
+    for moment, pairs in readings(county, since=since):
         by_gateway: dict[str, list[MeterReading]] = {name: [] for name in names}
         for gateway, reading in pairs:
             by_gateway[gateway].append(reading)

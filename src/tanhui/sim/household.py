@@ -362,13 +362,14 @@ def draw_households(
     enrol_share: float,
     saver_share: float,
     code_prefix: str = "BT",
+    min_history_days: int = MIN_HISTORY_DAYS,
 ) -> tuple[SimHousehold, ...]:
     """``count`` households with codes ``BT-00001``…, sizes, habits, and enrolment inside the period.
 
     Exactly ``round(enrol_share * count)`` households enrol, each on a random day of the period that leaves
-    :data:`MIN_HISTORY_DAYS` of history before it and room to start saving before the end, when the period
-    is long enough; ``round(saver_share * enrolled)`` of them save, from a few days after enrolling, a
-    fraction between 5 and 15 %.
+    ``min_history_days`` (default :data:`MIN_HISTORY_DAYS`) of history before it and room to start saving
+    before the end, when the period is long enough; ``round(saver_share * enrolled)`` of them save, from a
+    few days after enrolling, a fraction between 5 and 15 %.
     """
     for name, share in (("enrol_share", enrol_share), ("saver_share", saver_share)):
         if not 0.0 <= share <= 1.0:
@@ -382,8 +383,8 @@ def draw_households(
 
     first, last = 0, days - 1
     max_delay = _SAVE_DELAY_DAYS[1]
-    if days - 1 - max_delay >= MIN_HISTORY_DAYS:
-        first, last = MIN_HISTORY_DAYS, days - 1 - max_delay
+    if days - 1 - max_delay >= min_history_days:
+        first, last = min_history_days, days - 1 - max_delay
 
     households = []
     for i, code in enumerate(codes):

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from tanhui.accounting import months
 from tanhui.accounting.months import KINDS, MonthTable
+from tanhui.accounting.pricing import total
 from tanhui.domain.errors import TanhuiError
 from tanhui.domain.ids import CommunityId, HouseholdId, MeterId
 from tanhui.domain.quantity import Quantity
@@ -47,6 +48,47 @@ class MonthRow:
     kind: str
     days: bytes
     total_micro: int
+
+
+def of_meters(conn: Connection, meter_ids: Sequence[MeterId]) -> list[MonthRow]:
+    """Every stored month of ``meter_ids``."""
+    c = consumption_months.c
+    found: list[MonthRow] = []
+    for start in range(0, len(meter_ids), 1000):
+        chunk = list(meter_ids[start : start + 1000])
+        query = select(c.meter_id, c.month, c.household_id, c.kind, c.days, c.total_micro).where(
+            c.meter_id.in_(chunk)
+        )
+        found += [
+            MonthRow(MeterId(m), month, HouseholdId(h), kind, bytes(days), int(total))
+            for m, month, h, kind, days, total in conn.execute(query)
+        ]
+    return found
+
+
+def add_history(conn: Connection, rows: Sequence[MonthRow], *, now: int) -> int:
+    """Add imported daily history (billing records, a meter's daily freeze registers) to the stored months.
+
+    Metered days always win: history only fills days the stored months have no value for, and a later
+    :func:`tanhui.jobs.accounting.derive_intervals` keeps it where readings say nothing. Returns the number
+    of months written."""
+    stored = {(r.meter_id, r.month): r for r in of_meters(conn, sorted({r.meter_id for r in rows}))}
+    merged: list[MonthRow] = []
+    for row in rows:
+        old = stored.get((row.meter_id, row.month))
+        if old is None:
+            merged.append(row)
+            continue
+        days = months.fill(months.unpack(row.month, old.days), months.unpack(row.month, row.days))
+        merged.append(
+            MonthRow(row.meter_id, row.month, row.household_id, row.kind, months.pack(days), total(days))
+        )
+    c = consumption_months.c
+    for row in merged:
+        conn.execute(delete(consumption_months).where(c.meter_id == row.meter_id, c.month == row.month))
+    values = [(r.meter_id, r.month, r.household_id, r.kind, r.days, r.total_micro, now) for r in merged]
+    copy_rows(conn, "consumption_months", _COLUMNS, _TYPES, values)
+    return len(merged)
 
 
 def replace(conn: Connection, meter_ids: Sequence[MeterId], rows: Sequence[MonthRow], *, now: int) -> None:
