@@ -10,7 +10,20 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import accounting, codecs, ingest_http, ingest_mqtt, machine, storage
+from benchmarks import (
+    accounting,
+    audit,
+    baseline,
+    codecs,
+    ingest_http,
+    ingest_mqtt,
+    insights,
+    inventory,
+    ledger,
+    machine,
+    reports,
+    storage,
+)
 
 HERE = Path(__file__).resolve().parent
 
@@ -35,6 +48,12 @@ def main() -> None:
         "ingest_mqtt": ingest_mqtt.run(households=200 if quick else 4000, days=2),
         "storage": storage.run(households=50 if quick else 500, days=2),
         "accounting": accounting.run(quick),
+        "inventory": inventory.run(quick),
+        "reports": reports.run(quick),
+        "baseline": baseline.run(quick),
+        "ledger": ledger.run(quick),
+        "audit": audit.run(quick),
+        "insights": insights.run(quick),
     }
     info = machine.describe()
     report = {"ran_at": started.isoformat(timespec="seconds"), "machine": info, "results": results}
@@ -106,6 +125,15 @@ def main() -> None:
         "",
         *accounting.markdown(results["accounting"]),
     ]
+    for name, module in (
+        ("inventory", inventory),
+        ("reports", reports),
+        ("baseline", baseline),
+        ("ledger", ledger),
+        ("audit", audit),
+        ("insights", insights),
+    ):
+        lines += ["", *module.markdown(results[name])]
     (HERE / "results.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 

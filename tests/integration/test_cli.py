@@ -36,12 +36,16 @@ def test_demo_without_serving_prints_the_summary(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     done = _run(["demo", "--no-serve", "--households", "5", "--days", "3"], {"TANHUI_DATABASE_URL": url})
     assert done.returncode == 0, done.stderr
-    summary = dict(re.findall(r"^([a-z A-Z0-9]+): (\S+)$", done.stdout, flags=re.MULTILINE))
+    summary = dict(re.findall(r"^([^:\n]+): (\S+)$", done.stdout, flags=re.MULTILINE))
     assert summary["households"] == "5"
     # 5 households x 3 meters x (3 days x 24 hours + 1) readings
     assert summary["readings stored"] == str(5 * 3 * 73)
     assert summary["quarantined"] == "0"
-    assert int(summary["total kg CO2e"]) > 0
+    # A year of billing history per meter: 13 calendar months touched (12 or 13, by the start day).
+    assert int(summary["history meter-months"]) >= 5 * 3 * 12
+    assert int(summary["total kg CO2e"]) > int(summary["total kg CO2e, European factors"]) > 0
+    for key in ("baselines eligible", "points issued", "points redeemed", "vouchers", "alerts raised"):
+        assert int(summary[key]) >= 0, key
 
 
 @pytest.mark.mqtt

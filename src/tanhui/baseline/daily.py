@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats  # type: ignore[import-untyped]  # SciPy ships no type information
+from scipy import stats
 
 from tanhui.baseline.calendar import day_types
 from tanhui.baseline.errors import BaselineError

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.ensemble import HistGradientBoostingRegressor  # type: ignore[import-untyped]  # no stubs
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # no stubs
+from sklearn.ensemble import HistGradientBoostingRegressor
+from threadpoolctl import threadpool_limits
 
 from tanhui.baseline.calendar import day_types
 from tanhui.baseline.errors import BaselineError

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats  # type: ignore[import-untyped]  # SciPy ships no type information
+from scipy import stats
 
 __all__ = [
     "Metrics",

@@ -21,12 +21,14 @@ from sqlalchemy import Engine
 
 from tanhui.cli import publish
 from tanhui.cli.accounting_commands import register as register_accounting
+from tanhui.cli.audit_commands import audit_app, merkle_app, note_app, verify_app, witness_app
 from tanhui.cli.baseline_commands import baseline_app, weather_app
 from tanhui.cli.demo import build_demo, demo_start
 from tanhui.cli.health_commands import register as register_health
 from tanhui.cli.insights_commands import insights_app
 from tanhui.cli.inventory_commands import inventory_app, roadmap_app
 from tanhui.cli.onboarding import IDENTITIES, onboard
+from tanhui.cli.onboarding_commands import onboard_app
 from tanhui.cli.points_commands import catalogue_app, ledger_app, merchants_app, points_app, vouchers_app
 from tanhui.cli.report_commands import report_app
 from tanhui.cli.server import BackgroundServer
@@ -76,6 +78,12 @@ app.add_typer(vouchers_app, name="vouchers")
 # --- insights commands ---
 app.add_typer(insights_app, name="insights")
 # --- web onboarding commands ---
+app.add_typer(onboard_app, name="onboard")
+app.add_typer(audit_app, name="audit")
+app.add_typer(merkle_app, name="merkle")
+app.add_typer(note_app, name="note")
+app.add_typer(witness_app, name="witness")
+app.add_typer(verify_app, name="verify")
 
 
 def _community(engine: Engine, slug: str) -> Community:
@@ -144,10 +152,19 @@ def demo(
             )
         console.print(
             f"households: {summary.households}\n"
-            f"days: {summary.days}\n"
+            f"metered days: {summary.days}\n"
+            f"history meter-months: {summary.history_months}\n"
             f"readings stored: {summary.readings_stored}\n"
             f"quarantined: {summary.quarantined}\n"
-            f"total kg CO2e: {summary.kg_co2e.quantize(1)}",
+            f"total kg CO2e: {summary.kg_co2e.quantize(1)}\n"
+            f"total kg CO2e, European factors: {summary.kg_co2e_european.quantize(1)}\n"
+            f"baselines eligible: {summary.baselines_eligible}\n"
+            f"avoided kg CO2e counted: {summary.avoided_kg_counted.quantize(1)}\n"
+            f"points period: {summary.points_period}\n"
+            f"points issued: {summary.points_issued}\n"
+            f"points redeemed: {summary.points_redeemed}\n"
+            f"vouchers: {summary.vouchers}\n"
+            f"alerts raised: {summary.alerts}",
             highlight=False,
         )
         if not serve:

@@ -130,6 +130,8 @@ def onboard(
         accounts: list[tuple[Role, str, HouseholdId | None]] = [(Role.OPERATOR, f"{prefix}operator", None)]
         for index, household in enumerate(county.households[:residents], start=1):
             accounts.append((Role.RESIDENT, f"{prefix}resident{index}", result.households[household.code]))
+        # A partner merchant's till (linked to a merchant once the catalogue exists) and a verifier.
+        accounts += [(Role.MERCHANT, f"{prefix}merchant", None), (Role.VERIFIER, f"{prefix}verifier", None)]
         for role, username, household_id in accounts:
             password = chosen.get(username) or secrets.token_urlsafe(9)
             users.create_user(

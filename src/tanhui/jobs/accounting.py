@@ -18,21 +18,18 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import Connection, delete, insert
+from sqlalchemy import Connection
 
 from tanhui.accounting import months
 from tanhui.accounting.consumption import daily_counts
 from tanhui.accounting.errors import AccountingError
 from tanhui.accounting.factors import FactorSet
-from tanhui.accounting.footprint import to_milligrams
 from tanhui.accounting.months import KINDS, MonthTable
 from tanhui.accounting.pricing import NO_DATA, price_days, total
-from tanhui.domain.ids import CommunityId, MeterId
-from tanhui.domain.quantity import Quantity
+from tanhui.domain.ids import CommunityId
 from tanhui.ingest.rules import IngestRules
 from tanhui.store import footprints, intervals, readings, registry
 from tanhui.store.intervals import MonthRow
-from tanhui.store.schema import footprint_daily
 
 MICRO = Decimal(1_000_000)
 
@@ -161,41 +158,6 @@ def account_community(
     """Derive ``community_id``'s daily consumption from its readings and price it under ``factor_set``."""
     derived = derive_intervals(conn, community_id, now=now, rules=rules)
     priced = price_community(conn, community_id, factor_set, now=now)
-    _write_daily_rows(conn, community_id, factor_set, now=now)
     return AccountingSummary(
         derived.meters, priced.meter_days, priced.kg_co2e, derived.rollovers, derived.rejected_steps
     )
-
-
-def _write_daily_rows(
-    conn: Connection, community_id: CommunityId, factor_set: FactorSet, *, now: int
-) -> None:
-    # Transitional: one row per meter-day in footprint_daily, for readers not yet on footprint_months.
-    rows: list[dict[str, object]] = []
-    meter_ids: list[MeterId] = []
-    for row in intervals.of_community(conn, community_id):
-        meter_ids.append(row.meter_id)
-        factor = factor_set.factor(Quantity(row.kind)).value
-        for day, micro in months.daily(row.month, months.unpack(row.month, row.days)):
-            amount = Decimal(micro) / MICRO
-            rows.append(
-                {
-                    "meter_id": row.meter_id,
-                    "day": day,
-                    "factor_set_id": factor_set.id,
-                    "household_id": row.household_id,
-                    "kind": row.kind,
-                    "amount_micro": micro,
-                    "co2e_mg": to_milligrams(amount * factor),
-                    "computed_at": now,
-                }
-            )
-    unique = sorted(set(meter_ids))
-    for start in range(0, len(unique), 500):
-        conn.execute(
-            delete(footprint_daily)
-            .where(footprint_daily.c.factor_set_id == factor_set.id)
-            .where(footprint_daily.c.meter_id.in_(unique[start : start + 500]))
-        )
-    for start in range(0, len(rows), 5000):
-        conn.execute(insert(footprint_daily), rows[start : start + 5000])

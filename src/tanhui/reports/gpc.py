@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from openpyxl import Workbook  # type: ignore[import-untyped]  # no stubs installed
-from openpyxl.styles import Font  # type: ignore[import-untyped]
+from openpyxl import Workbook
+from openpyxl.styles import Font
 from sqlalchemy import Connection
 
 from tanhui.accounting.factors import FactorSet

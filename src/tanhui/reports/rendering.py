@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from weasyprint import HTML  # type: ignore[import-untyped]  # WeasyPrint ships no type information
+from weasyprint import HTML
 
 from tanhui.reports.errors import ReportError
 from tanhui.reports.translation import Formatter, translations

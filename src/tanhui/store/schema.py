@@ -191,21 +191,6 @@ quarantine = Table(
 )
 Index("ix_quarantine_reason", quarantine.c.reason)
 
-footprint_daily = Table(
-    "footprint_daily",
-    metadata,
-    Column("meter_id", Integer, ForeignKey("meters.id"), primary_key=True),
-    Column("day", Date, primary_key=True),
-    Column("factor_set_id", String(100), primary_key=True),
-    Column("household_id", Integer, ForeignKey("households.id"), nullable=False),
-    Column("kind", String(16), nullable=False),
-    # Consumption in millionths of the accounting unit, emissions in milligrams CO2(e): integers,
-    # so sums over a county are exact on both engines.
-    Column("amount_micro", BigInteger, nullable=False),
-    Column("co2e_mg", BigInteger, nullable=False),
-    Column("computed_at", BigInteger, nullable=False),
-)
-Index("ix_footprint_daily_household_day", footprint_daily.c.household_id, footprint_daily.c.day)
 
 # Daily consumption intervals, one row per meter and local calendar month: the days packed as int64
 # little-endian millionths of the meter's unit, -1 for a day without data (accounting/pricing.py). A
@@ -361,7 +346,7 @@ baseline_fits = Table(
 Index("ix_baseline_fits_household", baseline_fits.c.household_id, baseline_fits.c.kind)
 
 # Avoided use per household, quantity and local day under a factor set: millionths of the unit and mg
-# CO2e as integers (like footprint_daily); ``counted_co2e_mg`` is what survives the conservative rule.
+# CO2e as integers (like footprint_months); ``counted_co2e_mg`` is what survives the conservative rule.
 avoided_daily = Table(
     "avoided_daily",
     metadata,
@@ -503,6 +488,91 @@ Index("ix_vouchers_household", vouchers.c.household_id, vouchers.c.created_at)
 
 # --- audit log (migration 0008) ---
 
+# One append-only Merkle log per community (docs/decisions/0012-audit-log.md). Public: leaves, tiles,
+# checkpoints, cosignatures, anchors. Private: ``audit_openings`` (the salts behind the commitments and
+# what each leaf is about), served only in evidence bundles to those allowed to see them.
+audit_logs = Table(
+    "audit_logs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False, unique=True),
+    # The log's identity in checkpoints (c2sp.org/tlog-checkpoint), also the signing key's name.
+    Column("origin", String(200), nullable=False, unique=True),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+audit_leaves = Table(
+    "audit_leaves",
+    metadata,
+    Column("log_id", Integer, ForeignKey("audit_logs.id"), primary_key=True),
+    Column("idx", BigInteger, primary_key=True),
+    Column("kind", SmallInteger, nullable=False),
+    # Deterministic CBOR entry (tanhui.audit.leaves); the leaf hash is SHA-256(0x00 ‖ entry).
+    Column("entry", LargeBinary, nullable=False),
+)
+
+audit_openings = Table(
+    "audit_openings",
+    metadata,
+    Column("log_id", Integer, ForeignKey("audit_logs.id"), primary_key=True),
+    Column("idx", BigInteger, primary_key=True),
+    Column("kind", SmallInteger, nullable=False),
+    # What the leaf is about: "batch:<id>", "result:<meter>:<day>:<factor set>", "factor_set:<id>:<hash>".
+    Column("subject", String(200), nullable=False),
+    Column("household_id", Integer, nullable=True),
+    # The 32-byte secret the entry's salts derive from; deleting it makes the committed values
+    # unrecoverable while the tree stays verifiable.
+    Column("secret", LargeBinary, nullable=True),
+)
+Index("ix_audit_openings_subject", audit_openings.c.log_id, audit_openings.c.subject)
+Index("ix_audit_openings_household", audit_openings.c.household_id)
+
+# c2sp.org/tlog-tiles hash tiles: up to 256 hashes of tree level 8·level; the rightmost grows in place.
+audit_tiles = Table(
+    "audit_tiles",
+    metadata,
+    Column("log_id", Integer, ForeignKey("audit_logs.id"), primary_key=True),
+    Column("level", SmallInteger, primary_key=True),
+    Column("idx", BigInteger, primary_key=True),
+    Column("width", SmallInteger, nullable=False),
+    Column("hashes", LargeBinary, nullable=False),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("log_id", Integer, ForeignKey("audit_logs.id"), primary_key=True),
+    Column("size", BigInteger, primary_key=True),
+    Column("root", LargeBinary, nullable=False),
+    # The signed note as published (c2sp.org/signed-note), log signature only.
+    Column("note", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+audit_cosignatures = Table(
+    "audit_cosignatures",
+    metadata,
+    Column("log_id", Integer, ForeignKey("audit_logs.id"), primary_key=True),
+    Column("size", BigInteger, primary_key=True),
+    Column("witness", String(200), primary_key=True),
+    # One signature line (c2sp.org/tlog-cosignature), appended to the note when published.
+    Column("line", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+audit_anchors = Table(
+    "audit_anchors",
+    metadata,
+    Column("log_id", Integer, ForeignKey("audit_logs.id"), primary_key=True),
+    Column("size", BigInteger, primary_key=True),
+    Column("root", LargeBinary, nullable=False),
+    Column("chain_id", BigInteger, nullable=False),
+    Column("tx_hash", String(66), nullable=False),
+    Column("block_number", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
 # --- insights alerts (migration 0010) ---
 
 # One row per anomaly episode on a meter (tanhui.store.alerts). At most one open alert per meter and kind
@@ -546,3 +616,77 @@ Index("ix_insight_alerts_community_status", insight_alerts.c.community_id, insig
 Index("ix_insight_alerts_household", insight_alerts.c.household_id)
 
 # --- web: disputes, onboarding, settings (migration 0011) ---
+
+# A resident's objection to a reading or to a day's figure, and the operator's answer. Status moves
+# open -> answered -> closed (or open -> closed); the row is updated in place, every step is also an
+# ``operator_actions`` row when an operator takes it.
+disputes = Table(
+    "disputes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
+    Column("household_id", Integer, ForeignKey("households.id"), nullable=False),
+    Column("filed_by", Integer, ForeignKey("users.id"), nullable=False),
+    # "reading" (one meter's reading on ``day``) or "day" (the day's figure of the whole household).
+    Column("subject", String(16), nullable=False),
+    Column("meter_serial", String(96), nullable=True),
+    Column("day", Date, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("status", String(16), nullable=False, server_default="open"),
+    Column("answer", Text, nullable=True),
+    Column("answered_by", Integer, ForeignKey("users.id"), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("answered_at", BigInteger, nullable=True),
+    Column("closed_at", BigInteger, nullable=True),
+    CheckConstraint("status IN ('open', 'answered', 'closed')", name="ck_disputes_status"),
+    CheckConstraint("subject IN ('reading', 'day')", name="ck_disputes_subject"),
+)
+Index("ix_disputes_community_status", disputes.c.community_id, disputes.c.status)
+Index("ix_disputes_household", disputes.c.household_id)
+
+# Per-user privacy choices; the language itself lives in ``users.locale``.
+user_settings = Table(
+    "user_settings",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    # Whether the household's figures count in the anonymised comparison with similar households.
+    Column("peer_comparison", Boolean, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# Append-only: who did what to which target, when. Never updated or deleted (store.operator_log offers
+# no way to), so the audit log can take it over as it stands.
+operator_actions = Table(
+    "operator_actions",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
+    # Null for the command line, which acts as no signed-in user; ``actor`` then says "cli".
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=True),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(200), nullable=False),
+    # JSON object with the action's parameters (never a secret such as a token).
+    Column("detail", Text, nullable=False),
+    Column("at", BigInteger, nullable=False),
+)
+Index("ix_operator_actions_community_at", operator_actions.c.community_id, operator_actions.c.at)
+
+# Each CSV onboarding attempt, applied or refused, with its validation report.
+onboarding_imports = Table(
+    "onboarding_imports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("community_id", Integer, ForeignKey("communities.id"), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("filename", String(200), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("applied", Boolean, nullable=False),
+    Column("households_created", Integer, nullable=False),
+    Column("meters_created", Integer, nullable=False),
+    Column("gateways_created", Integer, nullable=False),
+    # JSON list of {row, column, code, value}: the validation report of a refused import.
+    Column("errors", Text, nullable=False),
+    Column("at", BigInteger, nullable=False),
+)

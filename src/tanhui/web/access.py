@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy import Engine
 
 from tanhui.domain.roles import Role
@@ -115,10 +115,19 @@ class GatewayOnly:
 
 RESIDENT_OR_OPERATOR = Allow(Role.RESIDENT, Role.OPERATOR)
 OPERATOR = Allow(Role.OPERATOR)
+RESIDENT = Allow(Role.RESIDENT)
+MERCHANT = Allow(Role.MERCHANT)
+VERIFIER = Allow(Role.VERIFIER)
 PUBLIC = Public()
 GATEWAY = GatewayOnly()
 
 ResidentOrOperator = Annotated[User, Depends(RESIDENT_OR_OPERATOR)]
 Operator = Annotated[User, Depends(OPERATOR)]
+Resident = Annotated[User, Depends(RESIDENT)]
 Anyone = Annotated[User | None, Depends(PUBLIC)]
 AuthenticatedGateway = Annotated[Gateway, Depends(GATEWAY)]
+
+# A row id in a path: the store's ids are 32-bit integer columns, so a larger number can name nothing and
+# is refused (422) before it reaches the database, where it would overflow the column type.
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]

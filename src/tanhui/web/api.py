@@ -26,6 +26,7 @@ from tanhui.web.access import (
     NotAuthenticated,
     Operator,
     ResidentOrOperator,
+    RowId,
 )
 from tanhui.web.signin import authenticate
 
@@ -133,7 +134,7 @@ def me(user: ResidentOrOperator) -> Me:
     "/households/{household_id}/account",
     responses={401: {"description": "not signed in"}, 404: {"description": "no such household for you"}},
 )
-def household_account(request: Request, household_id: int, user: ResidentOrOperator) -> AccountOut:
+def household_account(request: Request, household_id: RowId, user: ResidentOrOperator) -> AccountOut:
     """A household's daily footprint. Residents reach only their own household (others: 404)."""
     engine: Engine = request.app.state.engine
     factor_set = _community_factor_set(request, user.community_id)
@@ -282,7 +283,7 @@ _ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/quarantine/{entry_id}/replay", responses=_ACTION_ERRORS)
-def replay_quarantined(request: Request, entry_id: int, user: Operator) -> ReplayOut:
+def replay_quarantined(request: Request, entry_id: RowId, user: Operator) -> ReplayOut:
     """Run an entry through the checks again (after a fix); it closes as replayed when it passes."""
     outcome = actions.replay(
         request.app.state.engine,
@@ -302,7 +303,7 @@ def replay_quarantined(request: Request, entry_id: int, user: Operator) -> Repla
 
 
 @router.post("/quarantine/{entry_id}/discard", status_code=204, responses=_ACTION_ERRORS)
-def discard_quarantined(request: Request, entry_id: int, body: DiscardIn, user: Operator) -> None:
+def discard_quarantined(request: Request, entry_id: RowId, body: DiscardIn, user: Operator) -> None:
     """Close an entry without storing it; the note says why."""
     actions.discard(
         request.app.state.engine, user.community_id, entry_id, operator=user.username, note=body.note

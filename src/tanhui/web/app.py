@@ -17,7 +17,17 @@ from tanhui.ingest.pipeline import Ingestor
 from tanhui.settings import Settings
 from tanhui.store.engine import make_engine
 from tanhui.store.factor_files import load_factor_sets
-from tanhui.web import api, health_api, insights_api, pages, points_api, reports_api
+from tanhui.web import (
+    api,
+    audit_api,
+    health_api,
+    insights_api,
+    operator_pages,
+    pages,
+    points_api,
+    reports_api,
+    resident_pages,
+)
 from tanhui.web.access import PUBLIC, Forbidden, NotAuthenticated, NotFound
 from tanhui.web.i18n import translations
 from tanhui.web.ratelimit import LoginLimiter
@@ -53,7 +63,10 @@ def create_app(
     app.include_router(pages.router)
     # --- routers of later domains register here, one line each ---
     app.include_router(insights_api.router)
+    app.include_router(audit_api.router)
     app.include_router(reports_api.router)
+    app.include_router(resident_pages.router)
+    app.include_router(operator_pages.router)
     app.include_router(points_api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -26,7 +30,6 @@ from tanhui.web.access import (
     SESSION_COOKIE,
     SESSION_PURPOSE,
     Anyone,
-    Forbidden,
     Operator,
     ResidentOrOperator,
 )
@@ -62,6 +65,7 @@ def render(request: Request, template: str, context: dict[str, Any], *, status_c
             "html_lang": "zh-CN" if locale == "zh_CN" else "en",
             "locales": LOCALES,
             "fmt": Formatter(locale),
+            "moment": _moments(request, user, locale),
             "user": user,
             "csrf": csrf,
             **context,
@@ -71,6 +75,26 @@ def render(request: Request, template: str, context: dict[str, Any], *, status_c
     settings: Settings = request.app.state.settings
     response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=settings.cookie_secure)
     return response
+
+
+def _moments(request: Request, user: User | None, locale: str) -> Callable[[int | None], str]:
+    """Epoch seconds as a date and time in the viewer's locale, on the community's clock."""
+    zones: list[ZoneInfo] = []
+
+    def moment(epoch: int | None) -> str:
+        if epoch is None:
+            return "–"
+        if not zones:
+            zone = "Asia/Shanghai"  # Baoting's zone, for pages shown before anyone signs in
+            if user is not None:
+                engine: Engine = request.app.state.engine
+                with engine.connect() as conn:
+                    zone = registry.get_community(conn, user.community_id).timezone
+            zones.append(ZoneInfo(zone))
+        when = datetime.fromtimestamp(epoch, UTC)
+        return format_datetime(when, format="short", tzinfo=zones[0], locale=locale)
+
+    return moment
 
 
 def check_csrf(request: Request, token: str) -> bool:
@@ -175,7 +199,8 @@ def account_page(request: Request, user: ResidentOrOperator, household: int | No
     engine: Engine = request.app.state.engine
     household_id = household if household is not None else user.household_id
     if household_id is None:
-        raise Forbidden()
+        # An operator has no household of their own: their start page is the community.
+        return RedirectResponse("/community", status_code=303)
     with engine.connect() as conn:
         factor_set_id = registry.get_community(conn, user.community_id).factor_set_id
         view = account.household_account(conn, user, household_id, factor_set_id)

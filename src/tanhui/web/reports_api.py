@@ -34,7 +34,7 @@ from tanhui.reports.translation import locale_of
 from tanhui.store import registry
 from tanhui.store.schema import households
 from tanhui.store.users import User
-from tanhui.web.access import Allow
+from tanhui.web.access import Allow, RowId
 from tanhui.web.account import visible_household
 
 router = APIRouter(prefix="/api/v1")
@@ -91,7 +91,7 @@ def _today(request: Request) -> date:
 )
 def household_statement(
     request: Request,
-    household_id: int,
+    household_id: RowId,
     user: StatementReader,
     month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")],
     output: Annotated[Literal["pdf", "html"], Query(alias="format")] = "pdf",

@@ -54,4 +54,7 @@ def test_data_routes_are_not_public() -> None:
         for route in _routes(app.routes)  # type: ignore[attr-defined]
         if isinstance(route, APIRoute) and any(isinstance(d, Public) for d in _declarations(route))
     }
-    assert public == {"/api/v1/auth/token", "/", "/login", "/logout", "/lang/{locale}", "/healthz"}
+    # The audit log's checkpoint and tiles are public by design, as a Certificate Transparency log's are:
+    # anyone may verify (docs/audit.md); they hold hashes, no personal data.
+    audit = {"/api/v1/audit/{community}/checkpoint", "/api/v1/audit/{community}/tile/{rest:path}"}
+    assert public - audit == {"/api/v1/auth/token", "/", "/login", "/logout", "/lang/{locale}", "/healthz"}
