@@ -20,13 +20,17 @@ from tanhui.store.factor_files import load_factor_sets
 from tanhui.web import (
     api,
     audit_api,
+    dashboard_pages,
     health_api,
     insights_api,
+    merchant_pages,
     operator_pages,
     pages,
     points_api,
     reports_api,
     resident_pages,
+    rewards_pages,
+    verifier_pages,
 )
 from tanhui.web.access import PUBLIC, Forbidden, NotAuthenticated, NotFound
 from tanhui.web.i18n import translations
@@ -68,6 +72,10 @@ def create_app(
     app.include_router(resident_pages.router)
     app.include_router(operator_pages.router)
     app.include_router(points_api.router)
+    app.include_router(rewards_pages.router)
+    app.include_router(merchant_pages.router)
+    app.include_router(verifier_pages.router)
+    app.include_router(dashboard_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", dependencies=[Depends(PUBLIC)], include_in_schema=False)

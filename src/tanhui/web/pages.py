@@ -109,11 +109,24 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+HOMES = {
+    Role.RESIDENT: "/account",
+    Role.OPERATOR: "/community",
+    Role.MERCHANT: "/merchant",
+    Role.VERIFIER: "/verifier",
+}
+
+
+def home_of(role: Role) -> str:
+    """The page each role starts on after signing in."""
+    return HOMES[role]
+
+
 @router.get("/", response_class=HTMLResponse)
 def home(user: Anyone) -> Response:
     if user is None:
         return RedirectResponse("/login", status_code=303)
-    return RedirectResponse("/community" if user.role is Role.OPERATOR else "/account", status_code=303)
+    return RedirectResponse(home_of(user.role), status_code=303)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -149,7 +162,7 @@ def login(
     expires = int(state.clock().timestamp()) + settings.session_ttl_seconds
     target = _safe_next(next)
     if target == "/":
-        target = "/community" if account_user.role is Role.OPERATOR else "/account"
+        target = home_of(account_user.role)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,

@@ -402,27 +402,47 @@ def household_vouchers(
 @router.post("/households/{household_id}/vouchers", status_code=201, responses=_REFUSALS)
 def redeem(request: Request, household_id: HouseholdPath, body: RedeemIn, user: Resident) -> VoucherOut:
     """Redeem points for a reward: the points are held and a voucher (code and QR) issued."""
-    now = _now(request)
-    today = request.app.state.clock().date()
+    with _refusals():
+        issued = redeem_reward(
+            _engine(request),
+            user,
+            household_id,
+            body.reward_id,
+            key=_key(request),
+            now=_now(request),
+            today=request.app.state.clock().date(),
+        )
+    if issued is None:
+        raise HTTPException(503, detail={"code": "voucher_id_collision", "message": "try again"})
+    return _voucher_out(issued, qr=True)
+
+
+def redeem_reward(
+    engine: Engine, user: User, household_id: int, reward_id: int, *, key: bytes, now: int, today: date
+) -> vouchers.Voucher | None:
+    """Hold the reward's points and issue a voucher (shared by this API and the resident's pages).
+
+    Raises PointsError for a ledger or catalogue refusal and NotFound for another household; None when a
+    fresh random id collided three times in a row.
+    """
     for _attempt in range(3):  # a random 40-bit id collides with an existing voucher very rarely
         voucher_id = secrets.randbits(codes.ID_BITS) or 1
         try:
-            with _refusals(), _engine(request).begin() as conn:
+            with engine.begin() as conn:
                 _household(conn, user, household_id)
-                issued = vouchers.redeem(
+                return vouchers.redeem(
                     conn,
                     CommunityId(user.community_id),
                     household_id=household_id,
-                    reward_id=body.reward_id,
+                    reward_id=reward_id,
                     voucher_id=voucher_id,
-                    key=_key(request),
+                    key=key,
                     now=now,
                     today=today,
                 )
-            return _voucher_out(issued, qr=True)
         except IntegrityError:
             continue
-    raise HTTPException(503, detail={"code": "voucher_id_collision", "message": "try again"})
+    return None
 
 
 @router.get(
@@ -488,17 +508,38 @@ def validate(
     Send an ``Idempotency-Key`` header to retry safely: the same key repeats the same success, while
     any other validation of a redeemed voucher gets 409 ``pending_transfer_already_posted``.
     """
-    with _refusals(), _engine(request).begin() as conn:
-        done = vouchers.validate(
-            conn,
-            CommunityId(user.community_id),
-            merchant_id=_merchant_id(conn, user),
-            code=body.code,
+    with _engine(request).connect() as conn:
+        merchant_id = _merchant_id(conn, user)
+    with _refusals():
+        done = validate_code(
+            _engine(request),
+            user,
+            merchant_id,
+            body.code,
             attempt=idempotency_key or secrets.token_hex(16),
             key=_key(request),
             now=_now(request),
         )
     return _voucher_out(done)
+
+
+def validate_code(
+    engine: Engine, user: User, merchant_id: int, code: str, *, attempt: str, key: bytes, now: int
+) -> vouchers.Voucher:
+    """Accept a voucher for ``merchant_id`` (shared by this API and the merchant's page).
+
+    Raises PointsError when the code is not this merchant's, unknown, expired or already used.
+    """
+    with engine.begin() as conn:
+        return vouchers.validate(
+            conn,
+            CommunityId(user.community_id),
+            merchant_id=merchant_id,
+            code=code,
+            attempt=attempt,
+            key=key,
+            now=now,
+        )
 
 
 @router.get(
