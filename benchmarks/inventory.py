@@ -1,11 +1,10 @@
-"""The GPC inventory and the roadmap forecast at county scale, in the pure core.
+"""The GPC inventory at county scale, in the pure core (the forecast is measured in benchmarks/forecast.py).
 
 What is timed (best of three runs, wall clock):
 
 - ``build_inventory`` over a county-year of metered totals: one ``MeterTotal`` per household and
   quantity (55,600 households x 3 = 166,800 totals, shared/docs/baoting.md), plus 200 operator rows;
 - ``parse_activity_csv`` of an operator file of 10,000 rows (validation included);
-- ``forecast_year_end`` over a year of daily avoided figures.
 
 Beside: a plain ``sum()`` of the same 166,800 decimals (the floor any exact aggregation pays) and the
 limit an operator at the command line expects, 1 s. The store read (``meter_totals``, unpacking
@@ -16,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from tanhui.accounting.inventory import (
@@ -27,7 +26,6 @@ from tanhui.accounting.inventory import (
     build_inventory,
     parse_activity_csv,
 )
-from tanhui.accounting.roadmap import forecast_year_end
 from tanhui.domain.quantity import Quantity
 from tanhui.settings import get_settings
 from tanhui.store.factor_files import load_factor_sets
@@ -105,20 +103,12 @@ def run(quick: bool) -> list[dict[str, object]]:
             "seconds": _best(lambda: parse_activity_csv(text)),
         }
     )
-    series = {date(2026, 1, 1) + timedelta(days=i): Decimal(8000 + (i * 37) % 900) for i in range(300)}
-    out.append(
-        {
-            "measure": "forecast_year_end",
-            "size": "300 days",
-            "seconds": _best(lambda: forecast_year_end(series, 2026, date(2026, 10, 27), Decimal(3000))),
-        }
-    )
     return out
 
 
 def markdown(rows: list[dict[str, object]]) -> list[str]:
     lines = [
-        "## GPC inventory and roadmap forecast, pure core (issue 5)",
+        "## GPC inventory, pure core (issue 5)",
         "",
         "A community inventory aggregates one metered total per household and quantity (a county-year:",
         "55,600 households x 3) with the operator's activity rows into every GPC cell. Beside: the plain",

@@ -15,6 +15,7 @@ from benchmarks import (
     audit,
     baseline,
     codecs,
+    forecast,
     ingest_http,
     ingest_mqtt,
     insights,
@@ -54,6 +55,7 @@ def main() -> None:
         "ledger": ledger.run(quick),
         "audit": audit.run(quick),
         "insights": insights.run(quick),
+        "forecast": forecast.run(quick),
     }
     info = machine.describe()
     report = {"ran_at": started.isoformat(timespec="seconds"), "machine": info, "results": results}
@@ -132,6 +134,7 @@ def main() -> None:
         ("ledger", ledger),
         ("audit", audit),
         ("insights", insights),
+        ("forecast", forecast),
     ):
         lines += ["", *module.markdown(results[name])]
     (HERE / "results.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

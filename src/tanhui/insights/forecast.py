@@ -147,6 +147,9 @@ def forecast_year_end(series: Mapping[date, float], year: int, origin: date) -> 
     values, method = found
     rest = sum(values)
     errors, _ = backtest(known, len(remaining))
+    # A backtest that forecast nothing (e = -1: the series was still zero at its origin, as avoided use is
+    # before anyone enrols) says nothing about the size of the error in proportion: leave it out.
+    errors = [e for e in errors if e > -1]
     if len(errors) >= MIN_BACKTESTS:
         # The method over-forecast by e when the error was e: the actual was forecast / (1 + e).
         low_rest = rest / (1 + _quantile(errors, 0.9))

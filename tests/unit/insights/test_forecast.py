@@ -120,3 +120,14 @@ def test_a_complete_year_forecasts_what_was_observed() -> None:
     result = forecast_year_end(series, 2026, date(2026, 12, 31))
     assert result.point == result.low == result.high == result.to_date == Decimal(sum(series.values()))
     assert result.remaining_days == 0
+
+
+def test_backtests_that_forecast_nothing_do_not_break_the_band() -> None:
+    # Avoided use is zero until households enrol, then grows: early backtests forecast 0 (error -100 %).
+    first = date(2024, 1, 1)
+    series = {
+        d: (0.0 if d < date(2024, 9, 1) else 5.0 + (d - first).days / 100)
+        for d in _days(first, date(2025, 6, 30))
+    }
+    result = forecast_year_end(series, 2025, date(2025, 6, 30))
+    assert math.isfinite(float(result.high)) and result.low <= result.point <= result.high
