@@ -194,6 +194,21 @@ def community_total_mg(conn: Connection, community_id: CommunityId, factor_set_i
     return int(conn.execute(query).scalar_one())
 
 
+def month_totals_by_household(
+    conn: Connection, community_id: CommunityId, factor_set_id: str, month: date, *, persons: int
+) -> dict[HouseholdId, int]:
+    """Each household of ``persons`` people in the community: its footprint (mg) in ``month``."""
+    query = (
+        select(footprint_months.c.household_id, func.sum(footprint_months.c.total_mg))
+        .join(households, households.c.id == footprint_months.c.household_id)
+        .where(households.c.community_id == community_id, households.c.persons == persons)
+        .where(footprint_months.c.factor_set_id == factor_set_id)
+        .where(footprint_months.c.month == months.month_start(month))
+        .group_by(footprint_months.c.household_id)
+    )
+    return {HouseholdId(int(h)): int(mg) for h, mg in conn.execute(query)}
+
+
 def household_community(conn: Connection, household_id: int) -> CommunityId | None:
     row = conn.execute(select(households.c.community_id).where(households.c.id == household_id)).first()
     return None if row is None else CommunityId(row.community_id)

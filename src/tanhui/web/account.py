@@ -11,7 +11,7 @@ from sqlalchemy import Connection, select
 from tanhui.domain.ids import CommunityId, HouseholdId
 from tanhui.domain.quantity import Quantity
 from tanhui.domain.roles import Role
-from tanhui.store import footprints, quarantine, readings
+from tanhui.store import footprints, quarantine, readings, settings
 from tanhui.store.footprints import DayLine
 from tanhui.store.schema import households
 from tanhui.store.users import User
@@ -64,6 +64,46 @@ class CommunityOverview:
     @property
     def total_kg(self) -> Decimal:
         return sum((d.kg_co2e for d in self.days), Decimal(0))
+
+
+# No figure about fewer households than this is shown, so that a median never narrows to a neighbour
+# (Tanhui privacy rule; k-anonymity in the sense of Sweeney, 2002, with k = 5).
+MIN_PEERS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class PeerComparison:
+    """The household's month beside the median of similar households (same size, same community)."""
+
+    month: date
+    persons: int
+    peers: int
+    median_kg: Decimal
+    yours_kg: Decimal
+
+
+def peer_comparison(
+    conn: Connection, view: Account, community_id: CommunityId, factor_set_id: str
+) -> PeerComparison | None:
+    """The comparison for the month of the account's latest day, or None when too few peers take part.
+
+    Peers are the other households of the same size whose residents have not opted out
+    (store.settings); the household itself is compared whatever its own choice.
+    """
+    if not view.days:
+        return None
+    month = view.days[-1].day.replace(day=1)
+    totals = footprints.month_totals_by_household(
+        conn, community_id, factor_set_id, month, persons=view.persons
+    )
+    yours = totals.pop(view.household_id, None)
+    opted_out = settings.excluded_from_peer_comparison(conn, list(totals))
+    peers = sorted(mg for household, mg in totals.items() if household not in opted_out)
+    if yours is None or len(peers) < MIN_PEERS:
+        return None
+    middle = len(peers) // 2
+    median_mg = Decimal(peers[middle]) if len(peers) % 2 else Decimal(peers[middle - 1] + peers[middle]) / 2
+    return PeerComparison(month, view.persons, len(peers), median_mg / MICRO, Decimal(yours) / MICRO)
 
 
 def _days(lines: list[DayLine]) -> list[AccountDay]:

@@ -14,7 +14,7 @@ from io import BytesIO
 from pathlib import Path
 
 from babel import Locale
-from babel.dates import format_date
+from babel.dates import format_date, format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -69,6 +69,10 @@ class Formatter:
 
     def day(self, value: date) -> str:
         return format_date(value, format="medium", locale=self.locale)
+
+    def month(self, value: date) -> str:
+        """A calendar month as the locale writes it (2026年10月, October 2026)."""
+        return format_skeleton("yMMMM", value, locale=self.locale)
 
     def language_name(self, locale: str) -> str:
         """The language's own short name, as a language switch shows it (中文, English)."""

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
+from tanhui.domain.ids import CommunityId
 from tanhui.domain.quantity import Quantity
 from tanhui.domain.roles import Role
 from tanhui.settings import Settings
@@ -217,6 +218,7 @@ def account_page(request: Request, user: ResidentOrOperator, household: int | No
     with engine.connect() as conn:
         factor_set_id = registry.get_community(conn, user.community_id).factor_set_id
         view = account.household_account(conn, user, household_id, factor_set_id)
+        peers = account.peer_comparison(conn, view, CommunityId(user.community_id), factor_set_id)
     factor_set = request.app.state.factor_sets[factor_set_id]
     recent = view.days[-30:]
     return render(
@@ -224,6 +226,7 @@ def account_page(request: Request, user: ResidentOrOperator, household: int | No
         "account.html",
         {
             "account": view,
+            "peers": peers,
             "recent": list(reversed(recent)),
             "today": view.days[-1] if view.days else None,
             "chart": json.dumps(_chart_series(recent)),
