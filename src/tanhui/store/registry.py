@@ -281,3 +281,12 @@ def gateway_credentials(conn: Connection) -> list[GatewayCredential]:
         .order_by(gateways.c.name)
     ).all()
     return [GatewayCredential(row.name, row.slug, row.mqtt_password_hash) for row in rows]
+
+
+def set_factor_set(conn: Connection, community_id: CommunityId, factor_set_id: str) -> str:
+    """Make ``factor_set_id`` the community's factor set; returns the one it replaces."""
+    previous = get_community(conn, community_id).factor_set_id
+    conn.execute(
+        update(communities).where(communities.c.id == community_id).values(factor_set_id=factor_set_id)
+    )
+    return previous

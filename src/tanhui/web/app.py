@@ -20,6 +20,7 @@ from tanhui.store.factor_files import load_factor_sets
 from tanhui.web import (
     api,
     audit_api,
+    configuration_pages,
     dashboard_pages,
     health_api,
     insights_api,
@@ -71,6 +72,7 @@ def create_app(
     app.include_router(reports_api.router)
     app.include_router(resident_pages.router)
     app.include_router(operator_pages.router)
+    app.include_router(configuration_pages.router)
     app.include_router(points_api.router)
     app.include_router(rewards_pages.router)
     app.include_router(merchant_pages.router)
