@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from benchmarks import (
     accounting,
@@ -40,25 +42,53 @@ def _table(rows: list[dict[str, object]], columns: list[tuple[str, str]]) -> lis
     return lines
 
 
-def main() -> None:
-    quick = "--quick" in sys.argv
-    started = datetime.now(UTC)
-    results: dict[str, list[dict[str, object]]] = {
-        "codecs": codecs.run(frames_per_codec=50 if quick else 200, seconds=0.3 if quick else 2.0),
-        "ingest_http": ingest_http.run(households=20 if quick else 100, days=2 if quick else 7),
-        "ingest_mqtt": ingest_mqtt.run(households=200 if quick else 4000, days=2),
-        "storage": storage.run(households=50 if quick else 500, days=2),
-        "accounting": accounting.run(quick),
-        "inventory": inventory.run(quick),
-        "reports": reports.run(quick),
-        "baseline": baseline.run(quick),
-        "ledger": ledger.run(quick),
-        "audit": audit.run(quick),
-        "insights": insights.run(quick),
-        "forecast": forecast.run(quick),
+def _runners(quick: bool) -> dict[str, Callable[[], list[dict[str, object]]]]:
+    return {
+        "codecs": lambda: codecs.run(frames_per_codec=50 if quick else 200, seconds=0.3 if quick else 2.0),
+        "ingest_http": lambda: ingest_http.run(households=20 if quick else 100, days=2 if quick else 7),
+        "ingest_mqtt": lambda: ingest_mqtt.run(households=200 if quick else 4000, days=2),
+        "storage": lambda: storage.run(households=50 if quick else 500, days=2),
+        "accounting": lambda: accounting.run(quick),
+        "inventory": lambda: inventory.run(quick),
+        "reports": lambda: reports.run(quick),
+        "baseline": lambda: baseline.run(quick),
+        "ledger": lambda: ledger.run(quick),
+        "audit": lambda: audit.run(quick),
+        "insights": lambda: insights.run(quick),
+        "forecast": lambda: forecast.run(quick),
     }
+
+
+def main() -> None:
+    """Run every benchmark, or with ``--only a,b`` re-run those and keep the others' committed results
+    (each section then says when it ran)."""
+    quick = "--quick" in sys.argv
+    only = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--only=")), "")
+    started = datetime.now(UTC)
+    runners = _runners(quick)
+    chosen = [name for name in only.split(",") if name] or list(runners)
+    unknown = set(chosen) - set(runners)
+    if unknown:
+        raise SystemExit(f"no benchmark named {sorted(unknown)}; choose from {sorted(runners)}")
+    previous: dict[str, Any] = {}
+    if only and (HERE / "results.json").exists():
+        previous = json.loads((HERE / "results.json").read_text(encoding="utf-8"))
+    results: dict[str, list[dict[str, object]]] = dict(previous.get("results", {}))
+    ran_at: dict[str, str] = dict(previous.get("ran_at_by_section", {}))
+    for name in runners:
+        if name in chosen:
+            section_start = datetime.now(UTC).isoformat(timespec="seconds")
+            results[name] = runners[name]()
+            ran_at[name] = section_start
+        else:
+            ran_at.setdefault(name, str(previous.get("ran_at", "")))
     info = machine.describe()
-    report = {"ran_at": started.isoformat(timespec="seconds"), "machine": info, "results": results}
+    report = {
+        "ran_at": str(previous.get("ran_at", "")) if only else started.isoformat(timespec="seconds"),
+        "ran_at_by_section": ran_at,
+        "machine": info,
+        "results": results,
+    }
     (HERE / "results.json").write_text(
         json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
@@ -68,6 +98,16 @@ def main() -> None:
         f"Ran {report['ran_at']} on {info['cpu']} ({info['cores']} cores, {info['memory']}), "
         f"Python {info['python']}, {info['postgresql_client']}; "
         f"load average {info['load_average']} at the end.",
+        *(
+            [
+                "",
+                "Sections re-run since, alone on the machine: "
+                + ", ".join(f"{n} at {ran_at[n]}" for n in chosen)
+                + ".",
+            ]
+            if only
+            else []
+        ),
         "",
         "## Codecs beside their peers (issue 4)",
         "",

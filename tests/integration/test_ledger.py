@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
 from tanhui.cli.main import app
-from tanhui.domain.ids import CommunityId
+from tanhui.domain.ids import CommunityId, UserId
+from tanhui.insights.findings import Finding, FindingKind, Severity
 from tanhui.jobs.issuance import issue_period
 from tanhui.points import voucher as codes
 from tanhui.points.catalogue import Reward, RewardKind
@@ -21,7 +22,7 @@ from tanhui.points.issuance import AvoidedEmissions
 from tanhui.points.ledger import AccountKind, Code, TransferRequest, transfer_id
 from tanhui.points.rules import RuleSet, parse_rules
 from tanhui.settings import get_settings
-from tanhui.store import catalogue, ledger, vouchers
+from tanhui.store import alerts, catalogue, ledger, vouchers
 from tanhui.store.schema import points_accounts
 
 from .conftest import NOW, World
@@ -356,3 +357,28 @@ def test_the_database_refuses_an_overdrawn_household(engine: Engine, world: Worl
             text("UPDATE points_accounts SET debits_posted = credits_posted + 1 WHERE id = :id"),
             {"id": target},
         )
+
+
+def test_a_household_whose_meter_has_an_open_fault_alert_earns_nothing_until_it_is_resolved(
+    engine: Engine, world: World
+) -> None:
+    h1, h2 = world.households
+    stuck = Finding(FindingKind.STUCK, "110000000001", NOW - 86_400, NOW, Severity.WARNING)
+    with engine.begin() as conn:
+        alert = alerts.record_finding(
+            conn,
+            community_id=world.community_id,
+            household_id=h1,
+            meter_id=world.meters["110000000001"],
+            finding=stuck,
+            now=NOW,
+        )
+        assert alert is not None
+        held = issue_period(
+            conn, world.community_id, "2026-09", rules(), explicit({h1: 9_000, h2: 9_000}), now=NOW
+        )
+        alerts.resolve(conn, alert[0], user_id=UserId(1), now=NOW + 1, resolution="meter replaced")
+        later = issue_period(conn, world.community_id, "2026-10", rules(), explicit({h1: 9_000}), now=NOW + 2)
+    # H1's stuck meter holds back its September points; H2 is paid; after resolution H1 is paid again.
+    assert (held.points, held.reasons) == (90, {"meter_held": 1})
+    assert later.points == 90 and later.reasons == {}

@@ -3,7 +3,8 @@
 Per community and month it
 
 1. allots the month's budget to the issuance pool (budget -> pool, one transfer per community and month),
-2. asks the :class:`AvoidedSource` for each household's verified avoided emissions,
+2. asks the :class:`AvoidedSource` for each household's verified avoided emissions, and pays nothing to a
+   household while one of its meters has an open fault alert (``store.alerts.held_meters``),
 3. turns them into awards with the rule set (tanhui.points.issuance), scaled to what is left in the pool,
 4. posts the awards as one atomic batch pool -> household.
 
@@ -13,7 +14,7 @@ rules or after a crash between steps, never pays a household twice for the same 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Protocol
 
@@ -23,9 +24,9 @@ from tanhui.domain.ids import CommunityId
 from tanhui.points.issuance import AvoidedEmissions, awards
 from tanhui.points.ledger import AccountKind, Code, Outcome, TransferRequest, transfer_id
 from tanhui.points.rules import RuleSet, parse_period
-from tanhui.store import ledger
+from tanhui.store import alerts, ledger
 from tanhui.store.baselines import household_avoided
-from tanhui.store.schema import households
+from tanhui.store.schema import households, meters
 
 
 class AvoidedSource(Protocol):
@@ -83,6 +84,10 @@ def issue_period(
     inputs: list[AvoidedEmissions] = []
     account_of: dict[int, int] = {}
     already = 0
+    held_meters = alerts.held_meters(conn, community_id)
+    held = set(
+        conn.execute(select(meters.c.household_id).where(meters.c.id.in_(sorted(held_meters)))).scalars()
+    )
     for household_id in household_ids:
         account = ledger.open_account(conn, community_id, AccountKind.HOUSEHOLD, household_id, now=now)
         if ledger.get_transfer(conn, issuance_id(account, period)) is not None:
@@ -90,6 +95,8 @@ def issue_period(
             continue
         avoided = source(conn, household_id, first, last)
         if avoided is not None:
+            if household_id in held:
+                avoided = replace(avoided, meter_held=True)
             inputs.append(avoided)
             account_of[household_id] = account
     pool = accounts[AccountKind.POOL]

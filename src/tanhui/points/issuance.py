@@ -19,6 +19,9 @@ class AvoidedEmissions:
     data_quality_ok: bool
     baseline_eligible: bool
     evidence: str = ""  # the accounting result or baseline run these figures come from
+    # A meter of the household has an open fault alert (stuck, flat zero, sudden drop, reverse flow,
+    # clock jump): its readings earn nothing until an operator resolves the alert (issue 10).
+    meter_held: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,8 @@ def points_due(rules: RuleSet, avoided: AvoidedEmissions) -> tuple[int, tuple[st
 
     Rounding is down (floor), so the platform never pays for a fraction of a point it cannot prove.
     """
+    if avoided.meter_held:
+        return 0, ("meter_held",)
     if not avoided.data_quality_ok:
         return 0, ("data_quality_failed",)
     if not avoided.baseline_eligible:
