@@ -23,13 +23,13 @@ import typer
 
 from tanhui.baseline.errors import BaselineError
 from tanhui.baseline.evaluation import AUTO, evaluate
+from tanhui.cli.database import command_engine
 from tanhui.clock import utc_now
 from tanhui.jobs.baselines import fit_community
 from tanhui.settings import get_settings
 from tanhui.store import registry
 from tanhui.store import weather as weather_store
 from tanhui.store.baselines import DEFAULT_RULES, load_rules
-from tanhui.store.engine import make_engine
 from tanhui.store.factor_files import load_factor_sets
 
 baseline_app = typer.Typer(
@@ -145,7 +145,7 @@ def run_command(
 ) -> None:
     """Fit every household of the community and store avoided use (run after accounting)."""
     settings = get_settings()
-    engine = make_engine(settings.database_url)
+    engine = command_engine(settings.database_url)
     with engine.connect() as conn:
         found = registry.find_community(conn, community)
     if found is None:
@@ -195,7 +195,7 @@ def weather_import(
         raise _fail(f"cannot read {file}: {exc.strerror}") from None
     except weather_store.WeatherInputError as exc:
         raise _fail(exc.diagnostics()) from None
-    engine = make_engine(get_settings().database_url)
+    engine = command_engine()
     now = int(utc_now().timestamp())
     with engine.begin() as conn:
         community_id = None

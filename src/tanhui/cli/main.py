@@ -23,6 +23,7 @@ from tanhui.cli import publish
 from tanhui.cli.accounting_commands import register as register_accounting
 from tanhui.cli.audit_commands import audit_app, merkle_app, note_app, verify_app, witness_app
 from tanhui.cli.baseline_commands import baseline_app, weather_app
+from tanhui.cli.database import command_engine
 from tanhui.cli.demo import build_demo, demo_start
 from tanhui.cli.health_commands import register as register_health
 from tanhui.cli.insights_commands import insights_app
@@ -46,7 +47,6 @@ from tanhui.settings import get_settings
 from tanhui.sim.county import CountyProtocol, build_county, envelopes
 from tanhui.store import migrate, quarantine, registry
 from tanhui.store import readings as readings_repo
-from tanhui.store.engine import make_engine
 from tanhui.store.factor_files import load_factor_sets
 from tanhui.store.registry import Community
 from tanhui.web.app import create_app
@@ -101,7 +101,7 @@ console = Console()
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the migrations to the database named by TANHUI_DATABASE_URL, and create due partitions."""
-    engine = make_engine(get_settings().database_url)
+    engine = command_engine()
     migrate.upgrade(engine)
     with engine.begin() as conn:
         created = readings_repo.maintain_partitions(conn, now=int(utc_now().timestamp()))
@@ -123,7 +123,7 @@ def demo(
     """
 
     settings = get_settings()
-    engine = make_engine(settings.database_url)
+    engine = command_engine(settings.database_url)
     server = BackgroundServer(create_app(settings, engine=engine), host=host, port=port if serve else 0)
     server.start()
     try:
@@ -186,7 +186,7 @@ def account(
     """Recompute a community's daily footprint."""
 
     settings = get_settings()
-    engine = make_engine(settings.database_url)
+    engine = command_engine(settings.database_url)
     sets = load_factor_sets(settings.data_dir / "factors")
     with engine.begin() as conn:
         found = registry.find_community(conn, community)
@@ -224,7 +224,7 @@ def ingest_mqtt(
     restarted under the same id picks up the messages that arrived while it was down.
     """
     settings = get_settings()
-    engine = make_engine(settings.database_url)
+    engine = command_engine(settings.database_url)
     worker = MqttIngestWorker(
         engine,
         Ingestor(engine, utc_now),
@@ -284,7 +284,7 @@ def sim(
         console.print("--via must be http or mqtt")
         raise typer.Exit(2)
     settings = get_settings()
-    engine = make_engine(settings.database_url)
+    engine = command_engine(settings.database_url)
     migrate.upgrade(engine)
     county = build_county(
         seed=seed, households=households, start=demo_start(days), days=days, protocol=protocol
@@ -373,7 +373,7 @@ def broker_config(
     the broker SIGHUP to reload the password and ACL files.
     """
     settings = get_settings()
-    engine = make_engine(settings.database_url)
+    engine = command_engine(settings.database_url)
     with engine.connect() as conn:
         gateways = registry.gateway_credentials(conn)
     engine.dispose()
@@ -444,7 +444,7 @@ def quarantine_list(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
 ) -> None:
     """List quarantined entries, newest first."""
-    engine = make_engine(get_settings().database_url)
+    engine = command_engine()
     found = _community(engine, community)
     with engine.connect() as conn:
         rows = quarantine.entries(
@@ -480,7 +480,7 @@ def quarantine_replay(
     community: Annotated[str, typer.Option(help="community slug")] = "baoting",
 ) -> None:
     """Run entries through the checks again; each closes as replayed when it passes."""
-    engine = make_engine(get_settings().database_url)
+    engine = command_engine()
     found = _community(engine, community)
     ingestor = Ingestor(engine, utc_now)
     failed = 0
@@ -506,7 +506,7 @@ def quarantine_discard(
     community: Annotated[str, typer.Option(help="community slug")] = "baoting",
 ) -> None:
     """Close an entry without storing it; its raw bytes stay in quarantine."""
-    engine = make_engine(get_settings().database_url)
+    engine = command_engine()
     found = _community(engine, community)
     try:
         actions.discard(engine, found.id, entry_id, operator="cli", note=note)
@@ -528,7 +528,7 @@ def meters_add(
     community: Annotated[str, typer.Option(help="community slug")] = "baoting",
 ) -> None:
     """Register a meter (e.g. the unknown meter of a quarantine entry), then replay the entry."""
-    engine = make_engine(get_settings().database_url)
+    engine = command_engine()
     found = _community(engine, community)
     try:
         meter_id = actions.register_meter(
@@ -560,7 +560,7 @@ def meters_replace(
     community: Annotated[str, typer.Option(help="community slug")] = "baoting",
 ) -> None:
     """Replace a meter: the old one is removed that day; the new one starts from its own register."""
-    engine = make_engine(get_settings().database_url)
+    engine = command_engine()
     found = _community(engine, community)
     try:
         meter_id = actions.replace_meter(
@@ -582,7 +582,7 @@ def meters_replace(
 @app.command()
 def compact() -> None:
     """Pack closed days of readings and keep the monthly partitions ready (run it daily)."""
-    summary = compaction.compact(make_engine(get_settings().database_url), now=int(utc_now().timestamp()))
+    summary = compaction.compact(command_engine(), now=int(utc_now().timestamp()))
     console.print(
         json.dumps(
             {
