@@ -21,8 +21,8 @@ from tanhui.accounting import months
 from tanhui.accounting.pricing import NO_DATA
 from tanhui.jobs.accounting import price_community
 from tanhui.settings import Settings
+from tanhui.store import bulk
 from tanhui.store.factor_files import load_factor_sets
-from tanhui.store.intervals import copy_rows
 
 LIMIT_SECONDS = 60.0
 YEAR = 2025
@@ -74,7 +74,7 @@ def _populate(engine: Engine, households: int, seed: int) -> int:
             for (meter_id, household_id, kind), row in zip(meter_rows, days, strict=True)
         ]
         with engine.begin() as conn:
-            copy_rows(
+            bulk.append_rows(
                 conn,
                 "consumption_months",
                 ["meter_id", "month", "household_id", "kind", "days", "total_micro", "computed_at"],

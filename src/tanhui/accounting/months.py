@@ -9,7 +9,6 @@ Amounts are millionths of the meter's unit, footprints milligrams: integers, so 
 from __future__ import annotations
 
 import calendar
-from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -77,15 +76,6 @@ def daily(month: date, days: Days) -> Iterator[tuple[date, int]]:
         yield month + timedelta(days=int(index)), int(days[index])
 
 
-def sum_by_day(rows: list[tuple[date, Days]]) -> dict[date, int]:
-    """Per-day totals over many meters' months (gaps add nothing; a day all meters miss is absent)."""
-    totals: defaultdict[date, int] = defaultdict(int)
-    for month, days in rows:
-        for day, value in daily(month, days):
-            totals[day] += value
-    return dict(totals)
-
-
 EPOCH = date(2000, 1, 1)
 """Months in a :class:`MonthTable` count days from here (PostgreSQL's own date epoch)."""
 
@@ -124,11 +114,6 @@ class MonthTable:
         return MonthTable(
             self.meter_id[rows], self.household_id[rows], self.month[rows], self.kind[rows], self.values[rows]
         )
-
-
-def empty_table() -> MonthTable:
-    none = np.zeros(0, dtype=np.int64)
-    return MonthTable(none, none, none, none, np.zeros((0, SLOTS), dtype=np.int64))
 
 
 def month_number(first: date) -> int:

@@ -7,22 +7,19 @@ into per-day lines; a household or community view sums its meters day by day.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
-import psycopg
 from sqlalchemy import Connection, Select, and_, delete, func, select
-from sqlalchemy.exc import DBAPIError
 
 from tanhui.accounting import months
 from tanhui.accounting.months import KINDS, MonthTable
 from tanhui.domain.ids import CommunityId, HouseholdId
 from tanhui.domain.quantity import Quantity
-from tanhui.store.intervals import COPY_HEADER, COPY_TRAILER, copy_rows
+from tanhui.store import bulk
 from tanhui.store.schema import consumption_months, footprint_months, households
 
 
@@ -86,23 +83,20 @@ def replace_community(
             for table in tables
             for i, total in enumerate(table.totals())
         ]
-        copy_rows(conn, "footprint_months", _COLUMNS, _TYPES, values)
+        bulk.append_rows(conn, "footprint_months", _COLUMNS, _TYPES, values)
         return
-    statement = f"COPY footprint_months ({', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
-    driver = cast(psycopg.Connection[Any], conn.connection.driver_connection)
-    try:
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            copy.write(COPY_HEADER)
-            for table in tables:
-                totals = table.totals()
-                for code, kind in enumerate(KINDS):
-                    rows = table.kind == code
-                    if rows.any():
-                        part = table.take(rows)
-                        copy.write(_copy_rows(part, totals[rows], factor_set_id, factor_set_hash, kind, now))
-            copy.write(COPY_TRAILER)
-    except psycopg.Error as exc:
-        raise DBAPIError.instance(statement, None, exc, psycopg.Error, dialect=conn.dialect) from exc
+
+    def bodies() -> Iterator[bytes]:
+        for table in tables:
+            totals = table.totals()
+            for code, kind in enumerate(KINDS):
+                rows = table.kind == code
+                if rows.any():
+                    yield _copy_rows(
+                        table.take(rows), totals[rows], factor_set_id, factor_set_hash, kind, now
+                    )
+
+    bulk.append_binary(conn, "footprint_months", _COLUMNS, bodies())
 
 
 def _copy_rows(

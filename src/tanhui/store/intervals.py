@@ -16,7 +16,6 @@ from typing import Any, cast
 import numpy as np
 import psycopg
 from sqlalchemy import Connection, delete, select
-from sqlalchemy.exc import DBAPIError
 
 from tanhui.accounting import months
 from tanhui.accounting.months import KINDS, MonthTable
@@ -24,12 +23,9 @@ from tanhui.accounting.pricing import total
 from tanhui.domain.errors import TanhuiError
 from tanhui.domain.ids import CommunityId, HouseholdId, MeterId
 from tanhui.domain.quantity import Quantity
+from tanhui.store import bulk
+from tanhui.store.bulk import COPY_HEADER, COPY_SIGNATURE, COPY_TRAILER
 from tanhui.store.schema import consumption_months, households
-
-# PostgreSQL's binary COPY framing: an 11-byte signature, flags and header-extension length; a -1 trailer.
-COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
-COPY_HEADER = COPY_SIGNATURE + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
-COPY_TRAILER = b"\xff\xff"
 
 
 class IntervalsError(TanhuiError):
@@ -87,7 +83,7 @@ def add_history(conn: Connection, rows: Sequence[MonthRow], *, now: int) -> int:
     for row in merged:
         conn.execute(delete(consumption_months).where(c.meter_id == row.meter_id, c.month == row.month))
     values = [(r.meter_id, r.month, r.household_id, r.kind, r.days, r.total_micro, now) for r in merged]
-    copy_rows(conn, "consumption_months", _COLUMNS, _TYPES, values)
+    bulk.append_rows(conn, "consumption_months", _COLUMNS, _TYPES, values)
     return len(merged)
 
 
@@ -97,33 +93,11 @@ def replace(conn: Connection, meter_ids: Sequence[MeterId], rows: Sequence[Month
         chunk = list(meter_ids[start : start + 1000])
         conn.execute(delete(consumption_months).where(consumption_months.c.meter_id.in_(chunk)))
     values = [(r.meter_id, r.month, r.household_id, r.kind, r.days, r.total_micro, now) for r in rows]
-    copy_rows(conn, "consumption_months", _COLUMNS, _TYPES, values)
+    bulk.append_rows(conn, "consumption_months", _COLUMNS, _TYPES, values)
 
 
 _COLUMNS = ["meter_id", "month", "household_id", "kind", "days", "total_micro", "computed_at"]
 _TYPES = ["int4", "date", "int4", "text", "bytea", "int8", "int8"]
-
-
-def copy_rows(
-    conn: Connection, table: str, columns: list[str], types: list[str], values: Sequence[tuple[Any, ...]]
-) -> None:
-    """Append ``values`` to ``table``: binary COPY on PostgreSQL, the driver's executemany elsewhere."""
-    if not values:
-        return
-    names = ", ".join(columns)
-    if conn.dialect.name != "postgresql":
-        marks = ", ".join("?" for _ in columns)
-        conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(values))  # noqa: S608
-        return
-    statement = f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)"
-    driver = cast(psycopg.Connection[Any], conn.connection.driver_connection)
-    try:
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            copy.set_types(types)
-            for row in values:
-                copy.write_row(row)
-    except psycopg.Error as exc:
-        raise DBAPIError.instance(statement, None, exc, psycopg.Error, dialect=conn.dialect) from exc
 
 
 def of_community(conn: Connection, community_id: CommunityId) -> list[MonthRow]:

@@ -22,9 +22,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-import psycopg
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
@@ -47,11 +46,10 @@ from sqlalchemy import (
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError
 
 from tanhui.domain.errors import TanhuiError
 from tanhui.domain.ids import CommunityId, GatewayId, MeterId
-from tanhui.store import archive, packing
+from tanhui.store import archive, bulk, packing
 from tanhui.store.packing import PackedReading
 from tanhui.store.schema import ingest_batches, meters, readings_hot, readings_packed, register_codes
 
@@ -313,8 +311,7 @@ def latest_before(
     return found
 
 
-_HOT_COLUMNS = "meter_id, register, meter_time, value, batch_id"
-_COPY_HOT = f"COPY readings_hot ({_HOT_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+_HOT_COLUMNS = ["meter_id", "register", "meter_time", "value", "batch_id"]
 _COPY_TYPES = ["int4", "int2", "int8", "int8", "int8"]
 
 
@@ -340,26 +337,8 @@ def add_many(conn: Connection, batches: Sequence[tuple[int, Sequence[StoredReadi
         for batch_id, rows in batches
         for r in rows
     ]
-    if conn.dialect.name == "postgresql":
-        _copy_hot(conn, values)
-    else:
-        # The DB-API's own executemany: SQLAlchemy's per-row parameter processing cost more than the insert.
-        conn.exec_driver_sql(f"INSERT INTO readings_hot ({_HOT_COLUMNS}) VALUES (?, ?, ?, ?, ?)", values)  # noqa: S608
-
-
-def _copy_hot(conn: Connection, values: Sequence[tuple[int, int, int, int, int]]) -> None:
-    # The psycopg connection under SQLAlchemy's, inside the same transaction (SQLAlchemy began it with
-    # the advisory lock and the register codes above).
-    driver = cast(psycopg.Connection[Any], conn.connection.driver_connection)
-    try:
-        with driver.cursor() as cursor, cursor.copy(_COPY_HOT) as copy:
-            copy.set_types(_COPY_TYPES)
-            for row in values:
-                copy.write_row(row)
-    except psycopg.Error as exc:
-        # The same exception classes as SQLAlchemy's own statements raise (IntegrityError for a duplicate),
-        # so callers need not know that COPY went around SQLAlchemy.
-        raise DBAPIError.instance(_COPY_HOT, None, exc, psycopg.Error, dialect=conn.dialect) from exc
+    # In the transaction SQLAlchemy began with the advisory lock and the register codes above.
+    bulk.append_rows(conn, "readings_hot", _HOT_COLUMNS, _COPY_TYPES, values)
 
 
 # --- reads ---------------------------------------------------------------------------------------------
