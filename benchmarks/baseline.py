@@ -129,7 +129,8 @@ def _county_cases(households: int) -> list[_Case]:
 
 
 def _ours_series(case: _Case, first: Any, last: Any) -> DailySeries:
-    """Our input: daily usage and the daily mean °C of the hourly temperatures, by the usage's local day.
+    """Our input: daily usage, the daily mean °C of the hourly temperatures by the usage's local day, and
+    each day's 24 hourly temperatures (for degree-hours).
 
     Plain numpy day binning (both data sets are in zones without daylight saving: UTC and Asia/Shanghai).
     """
@@ -148,7 +149,10 @@ def _ours_series(case: _Case, first: Any, last: Any) -> DailySeries:
     counts = np.bincount(index[keep], minlength=len(usage))
     with np.errstate(invalid="ignore", divide="ignore"):
         t = np.where(counts >= 12, sums / counts, np.nan)
-    return DailySeries(usage.index[0].date(), usage.to_numpy(dtype=np.float64), t[: len(usage)])
+    hourly = np.full((len(usage), 24), np.nan)
+    hour = (window.index.asi8 // 10**9 + int(offset)) % day_s // 3600
+    hourly[index[keep], hour[keep]] = values[keep]
+    return DailySeries(usage.index[0].date(), usage.to_numpy(dtype=np.float64), t[: len(usage)], hourly)
 
 
 def _ours(case: _Case, rules: BaselineRules, model: str) -> dict[str, Any]:
@@ -158,11 +162,14 @@ def _ours(case: _Case, rules: BaselineRules, model: str) -> dict[str, Any]:
     if case.electricity:
         usage[usage == 0] = np.nan
     train = train.with_usage(usage)
+    # CalTRACK 2.0 §3: gas meters get no cooling term (the eemeter samples say which meters are gas).
+    cooling = case.electricity
     if model == "auto":
-        chosen = select(train, rules, ["caltrack-daily", "gbm-daily"], country=case.country).chosen
+        candidates = ["caltrack-daily", "gbm-daily"]
+        chosen = select(train, rules, candidates, country=case.country, cooling=cooling).chosen
     else:
         chosen = model
-    fitted = fit_daily_model(chosen, train, rules, case.country)
+    fitted = fit_daily_model(chosen, train, rules, case.country, cooling=cooling)
     seconds = time.perf_counter() - started
     test = _ours_series(case, *case.test)
     predicted = fitted.predict(test)
@@ -193,6 +200,21 @@ def _eemeter(case: _Case, version: str) -> dict[str, Any]:
     return {"seconds": seconds, "cv_rmse": cv_rmse(observed, predicted), "nmbe": nmbe(observed, predicted)}
 
 
+def _per_meter(cases: list[_Case], tool: str, results: list[dict[str, Any]]) -> list[dict[str, object]]:
+    """One row per meter: where the medians come from."""
+    return [
+        {
+            "data": case.source,
+            "meter": case.name,
+            "tool": tool,
+            "cv_rmse": round(r["cv_rmse"], 4),
+            "nmbe": round(r["nmbe"], 4),
+            "fit_ms": round(1000 * r["seconds"], 2),
+        }
+        for case, r in zip(cases, results, strict=True)
+    ]
+
+
 def _summary(source: str, tool: str, results: list[dict[str, Any]]) -> dict[str, object]:
     cvs = [r["cv_rmse"] for r in results if np.isfinite(r["cv_rmse"])]
     biases = [abs(r["nmbe"]) for r in results if np.isfinite(r["nmbe"])]
@@ -207,11 +229,11 @@ def _summary(source: str, tool: str, results: list[dict[str, Any]]) -> dict[str,
     }
 
 
-def _fit_chunk(args: tuple[list[tuple[date, list[float], list[float]]], int]) -> float:
+def _fit_chunk(args: tuple[list[tuple[date, list[float], list[float], list[list[float]]]], int]) -> float:
     """Fit ``count`` daily models on the given series in turn; returns the seconds it took."""
     series, count = args
     rules = load_rules()
-    items = [DailySeries(first, np.array(u), np.array(t)) for first, u, t in series]
+    items = [DailySeries(first, np.array(u), np.array(t), np.array(h)) for first, u, t, h in series]
     fit_daily_model("caltrack-daily", items[0], rules, "CN")  # warm the holiday cache
     started = time.perf_counter()
     for i in range(count):
@@ -223,7 +245,10 @@ def _county_scale(cases: list[_Case], quick: bool) -> list[dict[str, object]]:
     raw = []
     for case in cases:
         s = _ours_series(case, *case.fit)
-        raw.append((s.first, s.usage.tolist(), s.temperature.tolist()))
+        hourly = s.hourly_temperature
+        raw.append(
+            (s.first, s.usage.tolist(), s.temperature.tolist(), [] if hourly is None else hourly.tolist())
+        )
     sample = 200 if quick else 2000
     per_fit = _fit_chunk((raw, sample)) / sample
     projected = per_fit * COUNTY_HOUSEHOLDS / 2
@@ -272,6 +297,7 @@ def run(quick: bool = False) -> list[dict[str, object]]:
     _ours(samples[0], rules, "caltrack-daily")
     _ours(county[0], rules, "caltrack-daily")
     rows: list[dict[str, object]] = []
+    meters: list[dict[str, object]] = []
     for source, cases, peer_cases in (
         ("eemeter samples", samples, samples),
         ("simulated county", county, eemeter_county),
@@ -280,19 +306,27 @@ def run(quick: bool = False) -> list[dict[str, object]]:
             ("Tanhui caltrack-daily", "caltrack-daily"),
             ("Tanhui auto (daily vs GBM by CV)", "auto"),
         ):
-            rows.append(_summary(source, label, [_ours(c, rules, model) for c in cases]))
+            results = [_ours(c, rules, model) for c in cases]
+            rows.append(_summary(source, label, results))
+            if source == "eemeter samples":
+                meters += _per_meter(cases, label, results)
         for label, version in (
             ("OpenEEmeter CalTRACK 2.0 (legacy)", "legacy"),
             ("OpenEEmeter CalTRACK 2.1 (current)", "current"),
         ):
-            rows.append(_summary(source, label, [_eemeter(c, version) for c in peer_cases]))
+            results = [_eemeter(c, version) for c in peer_cases]
+            rows.append(_summary(source, label, results))
+            if source == "eemeter samples":
+                meters += _per_meter(peer_cases, label, results)
+    rows.extend(meters)
     rows.extend(_county_scale(county, quick))
     return rows
 
 
 def markdown(rows: list[dict[str, object]]) -> list[str]:
     """The section for benchmarks/results.md."""
-    accuracy = [r for r in rows if "tool" in r]
+    accuracy = [r for r in rows if "tool" in r and "meter" not in r]
+    meters = [r for r in rows if "meter" in r]
     scale = [r for r in rows if "what" in r]
     lines = [
         "## Baselines beside OpenEEmeter (issue 6)",
@@ -316,6 +350,20 @@ def markdown(rows: list[dict[str, object]]) -> list[str]:
             r["median_fit_ms"],
         ]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    if meters:
+        tools = list(dict.fromkeys(str(r["tool"]) for r in meters))
+        names = list(dict.fromkeys(str(r["meter"]) for r in meters))
+        cell = {(str(r["meter"]), str(r["tool"])): r for r in meters}
+        lines += [
+            "",
+            "Per sample meter, out of sample: CV(RMSE) / NMBE (NMBE > 0: the model under-predicts).",
+            "",
+            "| meter | " + " | ".join(tools) + " |",
+            "|---|" + "---|" * len(tools),
+        ]
+        for name in names:
+            cells = [f"{cell[name, t]['cv_rmse']} / {cell[name, t]['nmbe']}" for t in tools]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += [
         "",
         "County scale: the CalTRACK-family daily model fitted to simulated household-years;",

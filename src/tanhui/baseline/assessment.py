@@ -71,9 +71,18 @@ class Assessment:
 
 
 def fit_baseline(
-    series: DailySeries, end: date, rules: BaselineRules, models: tuple[str, ...], country: str
+    series: DailySeries,
+    end: date,
+    rules: BaselineRules,
+    models: tuple[str, ...],
+    country: str,
+    *,
+    cooling: bool = True,
 ) -> tuple[DailyModel, dict[str, float], DailySeries]:
-    """Choose and fit a model on the ``baseline_days`` before ``end``; returns it, the scores, the window."""
+    """Choose and fit a model on the ``baseline_days`` before ``end``; returns it, the scores, the window.
+
+    ``cooling=False`` for gas (no cooling term, CalTRACK 2.0 §3).
+    """
     first, last = baseline_window(end, rules)
     if last < series.first:
         raise BaselineError(f"no data before {end}", code="empty_baseline")
@@ -81,9 +90,9 @@ def fit_baseline(
     scores: dict[str, float] = {}
     chosen = models[0]
     if len(models) > 1:
-        selection = select(window, rules, models, country=country)
+        selection = select(window, rules, models, country=country, cooling=cooling)
         chosen, scores = selection.chosen, selection.scores
-    return fit_daily_model(chosen, window, rules, country), scores, window
+    return fit_daily_model(chosen, window, rules, country, cooling=cooling), scores, window
 
 
 def assess(
@@ -95,13 +104,14 @@ def assess(
     models: tuple[str, ...],
     country: str,
     adjustment: Float | None = None,
+    cooling: bool = True,
 ) -> Assessment:
     """Assess one household (``series`` cleaned, covering its baseline and reporting days).
 
     ``adjustment`` (same length as ``series``) multiplies the counterfactual day by day (comparison
-    group); ``factor_kg_per_unit`` turns use into kg CO2e.
+    group); ``factor_kg_per_unit`` turns use into kg CO2e; ``cooling=False`` for gas (no cooling term).
     """
-    model, scores, window = fit_baseline(series, enrolled_on, rules, models, country)
+    model, scores, window = fit_baseline(series, enrolled_on, rules, models, country, cooling=cooling)
     enough = sufficiency(window, rules)
     reasons = list(enough.reasons)
     start = series.index_of(enrolled_on)

@@ -1,14 +1,28 @@
 """The CalTRACK-family daily model: base load + heating and cooling degree days + day-type terms.
 
-usage(day) = μ + β_off·day_off + β_hol·holiday + β_H·max(T_h − T, 0) + β_C·max(T − T_c, 0)
+usage(day) = μ + β_off·day_off + β_hol·holiday + β_H·HDD(T_h) + β_C·CDD(T_c)
 
 following CalTRACK 2.0 §3 (PRISM-like daily model): a grid search over balance points, candidate models
 intercept-only, HDD-only, CDD-only and HDD+CDD, qualification by positive degree-day coefficients with
 p < 0.1, selection by the highest adjusted R². Tanhui adds the day-type terms (weekends and public
 holidays off, 调休 make-up workdays on) that CalTRACK 2.1 approximates with weekday/weekend splits.
 
+Model version 1.1 (see docs/baseline.md §2.1 for the evidence):
+
+- **Degree-hours.** When the series carries hourly temperatures, degree days are also computed as the
+  day's mean of hourly degrees above/below the balance point (ASHRAE Handbook—Fundamentals 2021,
+  ch. 14, degree-days from hourly data) instead of from the daily mean only. A day that is warm in the
+  afternoon and cool at night needs cooling although its mean sits below the balance point; degree-hours
+  see that, the daily mean does not. Both aggregations are fitted and the one with the higher adjusted R²
+  on the baseline window wins (ties keep the daily mean, CalTRACK's form); days with fewer than half of
+  their hours use the daily mean (CalTRACK 2.0 §2.2's coverage rule).
+- **Coarse-to-fine balance points.** The grid is searched in ``balance_coarse_step_c`` steps, then the
+  neighbours at ``balance_step_c`` around the best candidate are tried (CalTRACK 2.0 §3.1 asks for steps of
+  at most 3 °F; 0.5 °C = 0.9 °F).
+- **No cooling term for gas** (``cooling=False``), as CalTRACK 2.0 §3 prescribes for gas meters.
+
 Speed: all candidates are solved at once from one set of Gram blocks (X'X, X'y assembled from B'B, B'H,
-H'H, …), so a meter-year costs a few small matrix products and one batched solve rather than hundreds of
+H'H, …), so a meter-year costs a few small matrix products and batched solves rather than hundreds of
 regressions.
 """
 
@@ -26,13 +40,61 @@ from tanhui.baseline.errors import BaselineError
 from tanhui.baseline.metrics import fit_metrics
 from tanhui.baseline.record import ModelRecord
 from tanhui.baseline.rules import BaselineRules
-from tanhui.baseline.series import DailySeries
+from tanhui.baseline.series import HOURS, DailySeries
 
-__all__ = ["NAME", "VERSION", "DailyFit", "fit_daily"]
+__all__ = ["AGGREGATIONS", "NAME", "VERSION", "DailyFit", "degree_days", "fit_daily"]
 
 NAME = "caltrack-daily"
-VERSION = "1.0.0"
+# 1.1.0: degree-hours beside daily-mean degree days, 0.5 °C balance points, no cooling term for gas.
+VERSION = "1.1.0"
+DAILY_MEAN = "daily_mean"
+DEGREE_HOURS = "degree_hours"
+AGGREGATIONS = (DAILY_MEAN, DEGREE_HOURS)
 Float = NDArray[np.float64]
+# (label, heating index, cooling index, coefficients, SS_res, p-values)
+_Candidate = tuple[str, int | None, int | None, Float, float, Float]
+
+
+def degree_days(
+    temperature: Float, hourly: Float | None, grid: Float, *, min_hours: int
+) -> tuple[Float, Float]:
+    """Heating and cooling degree days (°C·day per day) of each day at each balance point in ``grid``.
+
+    Returns two arrays of shape (days, len(grid)): max(T_bp − T, 0) and max(T − T_bp, 0) of the daily mean
+    ``temperature``, or — for days whose ``hourly`` row (days, 24) has at least ``min_hours`` values — the
+    mean over those hours of the hourly degrees (degree-hours / hours). Sorted ``grid`` required.
+    """
+    heating = np.maximum(grid[None, :] - temperature[:, None], 0.0)
+    cooling = np.maximum(temperature[:, None] - grid[None, :], 0.0)
+    if hourly is None:
+        return heating, cooling
+    present = ~np.isnan(hourly)
+    count = present.sum(axis=1)
+    rows = np.flatnonzero(count >= min_hours)
+    if rows.size == 0:
+        return heating, cooling
+    values = hourly[rows]
+    mask = present[rows]
+    g = grid.size
+    # position[r, h] = how many balance points lie strictly below that hour's temperature; one histogram
+    # per day over those positions gives, for every balance point at once, the count and the sum of the
+    # hours above it (reverse cumulative sums) and below it (cumulative sums): O(hours + grid) per day.
+    position = np.searchsorted(grid, np.where(mask, values, 0.0), side="left")
+    flat = (np.arange(rows.size)[:, None] * (g + 1) + position)[mask]
+    n_hist = np.bincount(flat, minlength=rows.size * (g + 1)).reshape(rows.size, g + 1)
+    s_hist = np.bincount(flat, weights=values[mask], minlength=rows.size * (g + 1)).reshape(rows.size, g + 1)
+    n_below, s_below = np.cumsum(n_hist, axis=1)[:, :g], np.cumsum(s_hist, axis=1)[:, :g]
+    n_above = n_hist.sum(axis=1)[:, None] - n_below
+    s_above = s_hist.sum(axis=1)[:, None] - s_below
+    hours = count[rows][:, None].astype(np.float64)
+    heating[rows] = (grid[None, :] * n_below - s_below) / hours
+    cooling[rows] = (s_above - grid[None, :] * n_above) / hours
+    return np.maximum(heating, 0.0), np.maximum(cooling, 0.0)
+
+
+def _min_hours(rules: BaselineRules) -> int:
+    # CalTRACK 2.0 §2.2: a daily value built from intervals needs at least half of them.
+    return int(np.ceil(rules.min_interval_coverage * HOURS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,17 +106,22 @@ class DailyFit:
     heating_balance_c: float | None
     cooling_balance_c: float | None
     country: str
+    aggregation: str = DAILY_MEAN
+    min_hours: int = HOURS // 2
 
     def predict(self, series: DailySeries) -> Float:
         dt = day_types(series.days, self.country)
         t = series.temperature
+        hourly = series.hourly_temperature if self.aggregation == DEGREE_HOURS else None
         out = np.full(len(series), self.coefficients["intercept"])
         out += self.coefficients.get("day_off", 0.0) * dt.day_off
         out += self.coefficients.get("holiday", 0.0) * dt.holiday
         if self.heating_balance_c is not None:
-            out += self.coefficients["hdd"] * np.maximum(self.heating_balance_c - t, 0.0)
+            h, _ = degree_days(t, hourly, np.array([self.heating_balance_c]), min_hours=self.min_hours)
+            out += self.coefficients["hdd"] * h[:, 0]
         if self.cooling_balance_c is not None:
-            out += self.coefficients["cdd"] * np.maximum(t - self.cooling_balance_c, 0.0)
+            _, c = degree_days(t, hourly, np.array([self.cooling_balance_c]), min_hours=self.min_hours)
+            out += self.coefficients["cdd"] * c[:, 0]
         out[np.isnan(t)] = np.nan
         return out
 
@@ -74,8 +141,21 @@ def _solve(xtx: Float, xty: Float, yty: float, n: int) -> tuple[Float, Float, Fl
     return beta, ss_res, pvalues
 
 
-def fit_daily(series: DailySeries, rules: BaselineRules, *, country: str = "CN") -> DailyFit:
-    """Fit the daily model on every day of ``series`` with usage and temperature (CalTRACK 2.0 §3)."""
+@dataclass(frozen=True, slots=True)
+class _Best:
+    candidate: _Candidate
+    names: list[str]
+    adj_r2: float
+    aggregation: str
+
+
+def fit_daily(
+    series: DailySeries, rules: BaselineRules, *, country: str = "CN", cooling: bool = True
+) -> DailyFit:
+    """Fit the daily model on every day of ``series`` with usage and temperature (CalTRACK 2.0 §3).
+
+    ``cooling=False`` leaves out the cooling term (CalTRACK 2.0 §3: gas meters get no CDD term).
+    """
     keep = ~(np.isnan(series.usage) | np.isnan(series.temperature))
     n = int(keep.sum())
     if n < 15:
@@ -85,6 +165,8 @@ def fit_daily(series: DailySeries, rules: BaselineRules, *, country: str = "CN")
     days = [d for d, k in zip(series.days, keep, strict=True) if k]
     y = series.usage[keep]
     t = series.temperature[keep]
+    hourly = None if series.hourly_temperature is None else series.hourly_temperature[keep]
+    min_hours = _min_hours(rules)
     dt = day_types(days, country)
     base_names = ["intercept"]
     base_cols = [np.ones(n)]
@@ -95,7 +177,8 @@ def fit_daily(series: DailySeries, rules: BaselineRules, *, country: str = "CN")
             base_cols.append(col)
     b = np.column_stack(base_cols)
     grid = np.arange(rules.balance_min_c, rules.balance_max_c + 1e-9, rules.balance_step_c)
-    candidates = _candidates(y, t, b, grid, rules)
+    steps = (grid - grid[0]) / rules.balance_coarse_step_c
+    coarse = np.isclose(steps, np.round(steps))
     ss_tot = float(np.sum((y - y.mean()) ** 2))
 
     def adjusted(candidate: _Candidate) -> float:
@@ -104,17 +187,28 @@ def fit_daily(series: DailySeries, rules: BaselineRules, *, country: str = "CN")
             return 0.0
         return 1 - (candidate[4] / (n - params)) / (ss_tot / (n - 1))
 
-    best = max(candidates, key=adjusted)
-    # Day-type terms stay only when they pass the same significance test as the degree-day terms
-    # (CalTRACK 2.0 §3.4's p < 0.1): a calendar without a real effect would only add noise.
-    weak = [i for i in range(1, len(base_names)) if best[5][i] >= rules.max_p_value]
-    if weak:
-        keep_cols = [i for i in range(len(base_names)) if i not in weak]
-        base_names = [base_names[i] for i in keep_cols]
-        candidates = _candidates(y, t, b[:, keep_cols], grid, rules)
-        best = max(candidates, key=adjusted)
-    label, h_index, c_index, beta, _, pvalues = best
-    names = base_names + (["hdd"] if h_index is not None else []) + (["cdd"] if c_index is not None else [])
+    def best_for(aggregation: str) -> _Best:
+        h, c = degree_days(t, hourly if aggregation == DEGREE_HOURS else None, grid, min_hours=min_hours)
+        search = _Search(y, h, c, grid, rules, coarse, cooling, adjusted)
+        names = base_names
+        found = search.best(b)
+        # Day-type terms stay only when they pass the same significance test as the degree-day terms
+        # (CalTRACK 2.0 §3.4's p < 0.1): a calendar without a real effect would only add noise.
+        weak = [i for i in range(1, len(names)) if found[5][i] >= rules.max_p_value]
+        if weak:
+            keep_cols = [i for i in range(len(names)) if i not in weak]
+            names = [names[i] for i in keep_cols]
+            found = search.best(b[:, keep_cols])
+        return _Best(found, names, adjusted(found), aggregation)
+
+    best = best_for(DAILY_MEAN)
+    if hourly is not None and np.any(np.sum(~np.isnan(hourly), axis=1) >= min_hours):
+        other = best_for(DEGREE_HOURS)
+        # Strictly better only: a tie keeps the daily mean, CalTRACK's own aggregation.
+        if other.adj_r2 > best.adj_r2:
+            best = other
+    label, h_index, c_index, beta, _, pvalues = best.candidate
+    names = best.names + (["hdd"] if h_index is not None else []) + (["cdd"] if c_index is not None else [])
     coefficients = {name: float(v) for name, v in zip(names, beta, strict=True)}
     fit = DailyFit(
         record=ModelRecord(NAME, VERSION, "daily", series.first, series.last, {}, fit_metrics(y, y, 0)),
@@ -122,6 +216,8 @@ def fit_daily(series: DailySeries, rules: BaselineRules, *, country: str = "CN")
         heating_balance_c=None if h_index is None else float(grid[h_index]),
         cooling_balance_c=None if c_index is None else float(grid[c_index]),
         country=country,
+        aggregation=best.aggregation,
+        min_hours=min_hours,
     )
     predicted = fit.predict(series)
     metrics = fit_metrics(series.usage, predicted, len(names))
@@ -131,80 +227,141 @@ def fit_daily(series: DailySeries, rules: BaselineRules, *, country: str = "CN")
         "p_values": {name: float(v) for name, v in zip(names, pvalues, strict=True)},
         "heating_balance_c": fit.heating_balance_c,
         "cooling_balance_c": fit.cooling_balance_c,
-        "adj_r2": adjusted(best),
+        "temperature_aggregation": best.aggregation,
+        "cooling_allowed": cooling,
+        "adj_r2": best.adj_r2,
         "calendar": country,
     }
     record = ModelRecord(NAME, VERSION, "daily", series.first, series.last, params, metrics)
-    return DailyFit(record, coefficients, fit.heating_balance_c, fit.cooling_balance_c, country)
+    return DailyFit(
+        record,
+        coefficients,
+        fit.heating_balance_c,
+        fit.cooling_balance_c,
+        country,
+        best.aggregation,
+        min_hours,
+    )
 
 
-_Candidate = tuple[str, int | None, int | None, Float, float, Float]
+class _Search:
+    """Coarse-to-fine balance-point search for one set of degree-day columns."""
+
+    def __init__(
+        self,
+        y: Float,
+        h: Float,
+        c: Float,
+        grid: Float,
+        rules: BaselineRules,
+        coarse: NDArray[np.bool_],
+        cooling: bool,
+        score: Any,
+    ) -> None:
+        self.y, self.h, self.c, self.grid, self.rules = y, h, c, grid, rules
+        self.coarse, self.cooling, self.score = coarse, cooling, score
+
+    def best(self, b: Float) -> _Candidate:
+        """The best candidate after searching the coarse grid, then the fine-grid neighbours of each model
+        type's best coarse candidate (refining every type, not only the leader: a kink between two coarse
+        points can make a two-term model look best until the one-term model sits on the right point)."""
+        none = np.zeros(self.grid.size, dtype=bool)
+        coarse_c = self.coarse if self.cooling else none
+        found = _candidates(self.y, self.h, self.c, b, self.grid, self.rules, self.coarse, coarse_c)
+        index = np.arange(self.grid.size)
+
+        def near(i: int | None) -> NDArray[np.bool_]:
+            return none if i is None else np.abs(index - i) <= 1
+
+        finer = [
+            refined
+            for label, hi, ci, *_ in found
+            if label != "intercept_only"
+            for refined in _candidates(
+                self.y, self.h, self.c, b, self.grid, self.rules, near(hi), near(ci), label
+            )
+        ]
+        return max([*found, *finer], key=self.score)
 
 
-def _candidates(y: Float, t: Float, b: Float, grid: Float, rules: BaselineRules) -> list[_Candidate]:
-    """Every qualifying candidate: (label, heating index, cooling index, coefficients, SS_res, p-values).
+def _candidates(
+    y: Float,
+    h: Float,
+    c: Float,
+    b: Float,
+    grid: Float,
+    rules: BaselineRules,
+    allow_h: NDArray[np.bool_],
+    allow_c: NDArray[np.bool_],
+    only: str | None = None,
+) -> list[_Candidate]:
+    """The best qualifying candidate of each model type: (label, heating index, cooling index,
+    coefficients, SS_res, p-values). Within a type all candidates have as many parameters, so the lowest
+    SS_res is also the highest adjusted R².
 
-    Balance points need enough degree days (CalTRACK 2.0 §3.2); degree-day coefficients must be positive
-    with p below the rules' limit (§3.4). The intercept-only model always qualifies.
+    ``h`` and ``c`` are the degree days at each balance point of ``grid``; only points in ``allow_h`` /
+    ``allow_c`` are tried, and only models labelled ``only`` when given. Balance points need enough degree
+    days (CalTRACK 2.0 §3.2); degree-day coefficients must be positive with p below the rules' limit
+    (§3.4). The intercept-only model always qualifies.
     """
     n = y.size
-    h = np.maximum(grid[None, :] - t[:, None], 0.0)
-    c = np.maximum(t[:, None] - grid[None, :], 0.0)
     need_dd = rules.min_degree_days_per_year_c * n / 365.0
     h_ok = ((h > 0).sum(axis=0) >= rules.min_degree_days_nonzero) & (h.sum(axis=0) >= need_dd)
     c_ok = ((c > 0).sum(axis=0) >= rules.min_degree_days_nonzero) & (c.sum(axis=0) >= need_dd)
-
-    bb, bh, bc = b.T @ b, b.T @ h, b.T @ c
-    hh, cc, hc = h.T @ h, c.T @ c, h.T @ c
-    by, hy, cy = b.T @ y, h.T @ y, c.T @ y
+    hi = np.flatnonzero(h_ok & allow_h)
+    ci = np.flatnonzero(c_ok & allow_c)
+    # Products over the columns in play only (row k of hs is balance point hi[k]).
+    hs, cs = h[:, hi], c[:, ci]
+    bb, bh, bc = b.T @ b, b.T @ hs, b.T @ cs
+    hh, cc, hc = np.sum(hs * hs, axis=0), np.sum(cs * cs, axis=0), hs.T @ cs
+    by, hy, cy = b.T @ y, hs.T @ y, cs.T @ y
     yty = float(y @ y)
     q = b.shape[1]
 
-    # (label, heating index, cooling index, coefficients, ss_res, p-values) for each qualifying candidate.
     candidates: list[_Candidate] = []
 
-    def add(label: str, hi: Any, ci: Any, xtx: Float, xty: Float) -> None:
-        if xtx.shape[0] == 0:
+    def add(label: str, hk: Any, ck: Any, xtx: Float, xty: Float) -> None:
+        if xtx.shape[0] == 0 or (only is not None and label != only):
             return
         beta, ss, pv = _solve(xtx, xty, yty, n)
-        for j in range(xtx.shape[0]):
-            dd = beta[j, q:]
-            if np.all(dd > 0) and np.all(pv[j, q:] < rules.max_p_value):
-                candidates.append(
-                    (
-                        label,
-                        None if hi is None else int(hi[j]),
-                        None if ci is None else int(ci[j]),
-                        beta[j],
-                        float(ss[j]),
-                        pv[j],
-                    )
-                )
+        good = np.all(beta[:, q:] > 0, axis=1) & np.all(pv[:, q:] < rules.max_p_value, axis=1)
+        if not good.any():
+            return
+        j = int(np.flatnonzero(good)[np.argmin(ss[good])])
+        candidates.append(
+            (
+                label,
+                None if hk is None else int(hk[j]),
+                None if ck is None else int(ck[j]),
+                beta[j],
+                float(ss[j]),
+                pv[j],
+            )
+        )
 
     add("intercept_only", None, None, bb[None], by[None])
-    hi = np.flatnonzero(h_ok)
-    ci = np.flatnonzero(c_ok)
     add(
         "hdd_only",
         hi,
         None,
-        _blocks1(bb, bh[:, hi], hh[hi, hi]),
-        np.column_stack([np.tile(by, (hi.size, 1)), hy[hi]]) if hi.size else np.empty((0, q + 1)),
+        _blocks1(bb, bh, hh),
+        np.column_stack([np.tile(by, (hi.size, 1)), hy]),
     )
     add(
         "cdd_only",
         None,
         ci,
-        _blocks1(bb, bc[:, ci], cc[ci, ci]),
-        np.column_stack([np.tile(by, (ci.size, 1)), cy[ci]]) if ci.size else np.empty((0, q + 1)),
+        _blocks1(bb, bc, cc),
+        np.column_stack([np.tile(by, (ci.size, 1)), cy]),
     )
-    pairs = [(i, j) for i in hi for j in ci if grid[j] >= grid[i]]
-    if pairs:
-        pi = np.array([i for i, _ in pairs])
-        pj = np.array([j for _, j in pairs])
-        xtx = _blocks2(bb, bh[:, pi], bc[:, pj], hh[pi, pi], cc[pj, pj], hc[pi, pj])
-        xty = np.column_stack([np.tile(by, (pi.size, 1)), hy[pi], cy[pj]])
-        add("hdd_cdd", pi, pj, xtx, xty)
+    # HDD+CDD pairs with the cooling balance point at or above the heating one (CalTRACK 2.0 §3.1).
+    a, k = np.meshgrid(np.arange(hi.size), np.arange(ci.size), indexing="ij")
+    pair = grid[ci][k] >= grid[hi][a]
+    a, k = a[pair], k[pair]
+    if a.size:
+        xtx = _blocks2(bb, bh[:, a], bc[:, k], hh[a], cc[k], hc[a, k])
+        xty = np.column_stack([np.tile(by, (a.size, 1)), hy[a], cy[k]])
+        add("hdd_cdd", hi[a], ci[k], xtx, xty)
 
     return candidates
 

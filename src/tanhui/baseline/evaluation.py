@@ -32,7 +32,13 @@ from tanhui.baseline.metrics import Metrics, fit_metrics
 from tanhui.baseline.record import ModelRecord
 from tanhui.baseline.rules import BaselineRules
 from tanhui.baseline.selection import DAILY_MODELS, DailyModel, fit_daily_model, select
-from tanhui.baseline.series import DailySeries, HourlySeries, daily_temperature, hourly_from_points
+from tanhui.baseline.series import (
+    DailySeries,
+    HourlySeries,
+    daily_temperature,
+    hourly_from_points,
+    hourly_temperatures,
+)
 
 __all__ = ["AUTO", "Evaluation", "evaluate", "is_hourly"]
 
@@ -140,8 +146,8 @@ def _prepare(
         )
         return hourly.daily(rules.min_interval_coverage), hourly
     by_day = {t.replace(tzinfo=None).date(): v for t, v in usage}
-    temps = daily_temperature([(t.replace(tzinfo=None), v) for t, v in temperature], 0.5)
-    series = DailySeries.from_mappings(by_day, temps)
+    local = [(t.replace(tzinfo=None), v) for t, v in temperature]
+    series = DailySeries.from_mappings(by_day, daily_temperature(local, 0.5), hourly_temperatures(local))
     return series.with_usage(clean_usage(series.usage, electricity=electricity, rules=rules)), None
 
 

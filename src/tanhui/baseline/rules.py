@@ -26,6 +26,7 @@ class BaselineRules:
     balance_min_c: float
     balance_max_c: float
     balance_step_c: float
+    balance_coarse_step_c: float
     min_degree_days_nonzero: int
     min_degree_days_per_year_c: float
     max_p_value: float
@@ -70,6 +71,7 @@ class BaselineRules:
                 balance_min_c=float(d["balance_min_c"]),
                 balance_max_c=float(d["balance_max_c"]),
                 balance_step_c=float(d["balance_step_c"]),
+                balance_coarse_step_c=float(d["balance_coarse_step_c"]),
                 min_degree_days_nonzero=int(d["min_degree_days_nonzero"]),
                 min_degree_days_per_year_c=float(d["min_degree_days_per_year_c"]),
                 max_p_value=float(d["max_p_value"]),

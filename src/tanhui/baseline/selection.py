@@ -46,13 +46,21 @@ DAILY_MODELS: dict[str, Callable[..., DailyModel]] = {
 MODELS = (daily.NAME, towt.NAME, gbm.NAME)
 
 
-def fit_daily_model(name: str, series: DailySeries, rules: BaselineRules, country: str) -> DailyModel:
-    """Fit the daily model called ``name`` (``caltrack-daily`` or ``gbm-daily``)."""
+def fit_daily_model(
+    name: str, series: DailySeries, rules: BaselineRules, country: str, *, cooling: bool = True
+) -> DailyModel:
+    """Fit the daily model called ``name`` (``caltrack-daily`` or ``gbm-daily``).
+
+    ``cooling=False`` (gas) leaves the cooling term out of the CalTRACK model (CalTRACK 2.0 §3); gradient
+    boosting learns the temperature response it finds and ignores the flag.
+    """
     fitter = DAILY_MODELS.get(name)
     if fitter is None:
         raise BaselineError(
             f"unknown daily model {name!r}; choose one of {', '.join(DAILY_MODELS)}", code="unknown_model"
         )
+    if name == daily.NAME:
+        return daily.fit_daily(series, rules, country=country, cooling=cooling)
     return fitter(series, rules, country=country)
 
 
@@ -69,12 +77,14 @@ class Selection:
     scores: dict[str, float]
 
 
-def _score_daily(name: str, series: DailySeries, rules: BaselineRules, country: str) -> float:
+def _score_daily(
+    name: str, series: DailySeries, rules: BaselineRules, country: str, *, cooling: bool
+) -> float:
     fold = fold_of_day(len(series), rules.block_days, rules.folds)
     predicted = np.full(len(series), np.nan)
     for f in range(rules.folds):
         train = series.with_usage(np.where(fold == f, np.nan, series.usage))
-        model = fit_daily_model(name, train, rules, country)
+        model = fit_daily_model(name, train, rules, country, cooling=cooling)
         predicted[fold == f] = model.predict(series)[fold == f]
     return cv_rmse(series.usage, predicted)
 
@@ -102,6 +112,7 @@ def select(
     *,
     country: str,
     hourly: HourlySeries | None = None,
+    cooling: bool = True,
 ) -> Selection:
     """Score ``candidates`` by blocked cross-validation and return the best (TOWT needs ``hourly``)."""
     scores: dict[str, float] = {}
@@ -110,7 +121,7 @@ def select(
             if name == towt.NAME:
                 scores[name] = math.nan if hourly is None else _score_towt(hourly, rules, country)
             else:
-                scores[name] = _score_daily(name, series, rules, country)
+                scores[name] = _score_daily(name, series, rules, country, cooling=cooling)
         except BaselineError:
             scores[name] = math.nan
     usable = [n for n in candidates if not math.isnan(scores[n])]

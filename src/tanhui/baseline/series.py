@@ -1,13 +1,16 @@
 """Validated input series: daily usage with daily mean temperature, and hourly usage with temperature.
 
 Models accept only these types. Missing values are NaN; days are consecutive, so a model can use lags.
+A daily series may also carry each day's 24 hourly temperatures (local hours 0-23, NaN where missing),
+from which the daily model computes degree-hours instead of degree days of the daily mean.
 Building daily totals from intervals follows CalTRACK 2.0 §2.2 (a day needs a minimum share of its
 intervals; the total is the present mean times the day's interval count).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -16,24 +19,45 @@ from numpy.typing import NDArray
 
 from tanhui.baseline.errors import BaselineError
 
-__all__ = ["DailySeries", "HourlySeries", "daily_from_intervals", "daily_temperature", "hourly_from_points"]
+__all__ = [
+    "HOURS",
+    "DailySeries",
+    "HourlySeries",
+    "daily_from_intervals",
+    "daily_temperature",
+    "hourly_from_points",
+    "hourly_temperatures",
+]
+
+HOURS = 24
 
 Float = NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
 class DailySeries:
-    """Consecutive local days from ``first``: usage (kWh or m3, NaN missing) and mean temperature (°C)."""
+    """Consecutive local days from ``first``: usage (kWh or m3, NaN missing) and mean temperature (°C).
+
+    ``hourly_temperature``, when given, is an array of shape (days, 24): each day's local hourly
+    temperatures (°C, NaN where the station sent nothing).
+    """
 
     first: date
     usage: Float
     temperature: Float
+    hourly_temperature: Float | None = None
 
     def __post_init__(self) -> None:
         if self.usage.shape != self.temperature.shape or self.usage.ndim != 1:
             raise BaselineError(
                 f"usage and temperature must be 1-D of equal length, got {self.usage.shape} and "
                 f"{self.temperature.shape}",
+                code="series_shape",
+            )
+        if self.hourly_temperature is not None and self.hourly_temperature.shape != (len(self), HOURS):
+            raise BaselineError(
+                f"hourly temperatures must have shape ({len(self)}, {HOURS}), got "
+                f"{self.hourly_temperature.shape}",
                 code="series_shape",
             )
 
@@ -57,16 +81,25 @@ class DailySeries:
         j = min(len(self), self.index_of(last) + 1)
         if j <= i:
             raise BaselineError(f"no days between {first} and {last} in the series", code="empty_window")
+        hourly = None if self.hourly_temperature is None else self.hourly_temperature[i:j].copy()
         return DailySeries(
-            self.first + timedelta(days=i), self.usage[i:j].copy(), self.temperature[i:j].copy()
+            self.first + timedelta(days=i), self.usage[i:j].copy(), self.temperature[i:j].copy(), hourly
         )
 
     def with_usage(self, usage: Float) -> DailySeries:
-        return DailySeries(self.first, usage, self.temperature)
+        return DailySeries(self.first, usage, self.temperature, self.hourly_temperature)
 
     @classmethod
-    def from_mappings(cls, usage: dict[date, float], temperature: dict[date, float]) -> DailySeries:
-        """Series over every day from the first to the last day of ``usage``; gaps become NaN."""
+    def from_mappings(
+        cls,
+        usage: dict[date, float],
+        temperature: dict[date, float],
+        hourly: Mapping[date, Sequence[float]] | None = None,
+    ) -> DailySeries:
+        """Series over every day from the first to the last day of ``usage``; gaps become NaN.
+
+        ``hourly`` maps a day to its 24 hourly temperatures (see :func:`hourly_temperatures`).
+        """
         if not usage:
             raise BaselineError("no usage days given", code="empty_series")
         first, last = min(usage), max(usage)
@@ -79,7 +112,14 @@ class DailySeries:
             k = (d - first).days
             if 0 <= k < n:
                 t[k] = v
-        return cls(first, u, t)
+        if hourly is None:
+            return cls(first, u, t)
+        th = np.full((n, HOURS), np.nan)
+        for d, hours in hourly.items():
+            k = (d - first).days
+            if 0 <= k < n:
+                th[k] = hours
+        return cls(first, u, t, th)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +151,7 @@ class HourlySeries:
             raise BaselineError("hourly series shorter than one whole day", code="empty_series")
         u = self.usage[skip : skip + 24 * n].reshape(n, 24)
         t = self.temperature[skip : skip + 24 * n].reshape(n, 24)
-        return DailySeries(first, _daily_total(u, min_coverage), _daily_mean(t, min_coverage))
+        return DailySeries(first, _daily_total(u, min_coverage), _daily_mean(t, min_coverage), t.copy())
 
 
 def _daily_total(block: Float, min_coverage: float) -> Float:
@@ -184,3 +224,27 @@ def daily_temperature(points: Iterable[tuple[datetime, float]], min_coverage: fl
     longest = max((len(v) for v in sums.values()), default=1)
     need = 1 if longest == 1 else min_coverage * 24
     return {d: sum(vs) / len(vs) for d, vs in sums.items() if len(vs) >= need}
+
+
+def hourly_temperatures(points: Iterable[tuple[datetime, float]]) -> dict[date, list[float]]:
+    """Each local day's 24 hourly temperatures (mean of the observations in each hour, NaN if none).
+
+    Only sub-daily observations count: a day given as one daily value gets no hourly row, and the
+    daily model then uses the daily mean for it.
+    """
+    sums: dict[date, list[float]] = {}
+    counts: dict[date, list[int]] = {}
+    for moment, value in points:
+        if np.isnan(value) or not isinstance(moment, datetime):
+            continue
+        d = moment.date()
+        if d not in sums:
+            sums[d] = [0.0] * HOURS
+            counts[d] = [0] * HOURS
+        sums[d][moment.hour] += value
+        counts[d][moment.hour] += 1
+    return {
+        d: [s / c if c else math.nan for s, c in zip(sums[d], counts[d], strict=True)]
+        for d in sums
+        if sum(1 for c in counts[d] if c) > 1
+    }

@@ -31,7 +31,7 @@ from tanhui.baseline.errors import BaselineError
 from tanhui.baseline.gaming import comparison_factors, comparison_groups
 from tanhui.baseline.metrics import portfolio_fsu
 from tanhui.baseline.rules import BaselineRules
-from tanhui.baseline.series import DailySeries, daily_temperature
+from tanhui.baseline.series import DailySeries, daily_temperature, hourly_temperatures
 from tanhui.domain.ids import CommunityId, HouseholdId
 from tanhui.domain.quantity import Quantity
 from tanhui.store import baselines, registry, weather
@@ -56,14 +56,17 @@ class BaselineSummary:
     skipped: dict[str, int] = field(default_factory=dict)
 
 
-def _temperatures(conn: Connection, station: str, tz: ZoneInfo, first: date, last: date) -> dict[date, float]:
+def _temperatures(
+    conn: Connection, station: str, tz: ZoneInfo, first: date, last: date
+) -> tuple[dict[date, float], dict[date, list[float]]]:
+    """Daily mean temperatures and each day's hourly temperatures (for degree-hours) of the station."""
     begin = int(datetime.combine(first, time(0), tz).timestamp())
     end = int(datetime.combine(last + timedelta(days=1), time(0), tz).timestamp()) - 1
     points = [
         (o.at.astimezone(tz).replace(tzinfo=None), o.temperature_c)
         for o in weather.observations(conn, station, begin, end)
     ]
-    return daily_temperature(points, 0.5)
+    return daily_temperature(points, 0.5), hourly_temperatures(points)
 
 
 def fit_community(
@@ -96,7 +99,7 @@ def fit_community(
         return BaselineSummary(0, 0, 0, 0, Decimal(0), Decimal(0), None)
     first = min(min(d) for d in usage.values())
     last = max(max(d) for d in usage.values())
-    temps = _temperatures(conn, station, tz, first, last)
+    temps, hourly_temps = _temperatures(conn, station, tz, first, last)
     rows: list[baselines.AvoidedRow] = []
     skipped: dict[str, int] = {}
     assessed = eligible = controls_used = 0
@@ -106,10 +109,12 @@ def fit_community(
     for kind in sorted({k for _, k in usage}):
         quantity = Quantity(kind)
         factor = factor_set.factor(quantity).value
-        series_of = _series(usage, kind, first, last, temps, rules)
+        series_of = _series(usage, kind, first, last, (temps, hourly_temps), rules)
+        # CalTRACK 2.0 §3: gas gets no cooling term.
+        cooling = quantity is not Quantity.GAS
         members = [h for h in series_of if enrolled.get(h) is not None]
         pool = [h for h in series_of if enrolled.get(h) is None]
-        adjustments = _comparison(series_of, members, pool, enrolled, rules, country)
+        adjustments = _comparison(series_of, members, pool, enrolled, rules, country, cooling)
         controls_used += len(pool)
         for hid in members:
             try:
@@ -121,6 +126,7 @@ def fit_community(
                     models=rules.job_models,
                     country=country,
                     adjustment=adjustments.get(hid),
+                    cooling=cooling,
                 )
             except BaselineError as exc:
                 skipped[exc.code] = skipped.get(exc.code, 0) + 1
@@ -170,7 +176,7 @@ def _series(
     kind: str,
     first: date,
     last: date,
-    temps: dict[date, float],
+    temps: tuple[dict[date, float], dict[date, list[float]]],
     rules: BaselineRules,
 ) -> dict[HouseholdId, DailySeries]:
     """Every household's cleaned daily series of ``kind``, all over the same days ``first..last``."""
@@ -182,7 +188,7 @@ def _series(
         values = {d: v / 1_000_000 for d, v in by_day.items()}
         values.setdefault(first, math.nan)
         values.setdefault(last, math.nan)
-        s = DailySeries.from_mappings(values, temps)
+        s = DailySeries.from_mappings(values, *temps)
         out[hid] = s.with_usage(clean_usage(s.usage, electricity=electricity, rules=rules))
     return out
 
@@ -194,6 +200,7 @@ def _comparison(
     enrolled: dict[HouseholdId, date | None],
     rules: BaselineRules,
     country: str,
+    cooling: bool,
 ) -> dict[HouseholdId, NDArray[np.float64]]:
     """Per enrolled household, the daily comparison factors of its baseline-use quantile (or none)."""
     if not members or len(pool) < rules.comparison_min_households:
@@ -202,7 +209,9 @@ def _comparison(
     predictions: dict[HouseholdId, NDArray[np.float64]] = {}
     for h in pool:
         try:
-            model, _, _ = fit_baseline(series_of[h], end, rules, rules.job_models[:1], country)
+            model, _, _ = fit_baseline(
+                series_of[h], end, rules, rules.job_models[:1], country, cooling=cooling
+            )
         except BaselineError:
             continue
         predictions[h] = model.predict(series_of[h])

@@ -61,7 +61,7 @@ def test_days_off_are_a_term_of_their_own(rules: BaselineRules) -> None:
 def test_a_fit_records_version_parameters_and_window(rules: BaselineRules) -> None:
     series = cooling_series()
     record = fit_daily(series, rules).record
-    assert (record.name, record.version) == ("caltrack-daily", "1.0.0")
+    assert (record.name, record.version) == ("caltrack-daily", "1.1.0")
     assert (record.train_first, record.train_last) == (date(2025, 1, 1), date(2025, 12, 31))
     again = ModelRecord.from_json(record.to_json())
     assert again == record
