@@ -22,8 +22,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
+import numpy as np
+import psycopg
+from numpy.typing import NDArray
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
@@ -162,16 +165,23 @@ def envelope_digests(
     """The payload digest already recorded for each ``(gateway, boot, seq)`` among ``keys`` (if any)."""
     wanted = set(keys)
     found: dict[tuple[GatewayId, str, int], str] = {}
-    for gateway_id, boot in {(g, b) for g, b, _ in wanted}:
-        seqs = sorted(s for g, b, s in wanted if (g, b) == (gateway_id, boot))
-        query = (
-            select(ingest_batches.c.seq, ingest_batches.c.sha256)
-            .where(ingest_batches.c.gateway_id == gateway_id, ingest_batches.c.boot == boot)
-            .where(ingest_batches.c.seq.in_(seqs))
-            .where(ingest_batches.c.transport != "replay")
+    if not wanted:
+        return found
+    # One statement for the batch: the index on (gateway, boot, seq) serves the gateway and seq lists, and
+    # the few rows of other combinations are dropped here.
+    query = (
+        select(
+            ingest_batches.c.gateway_id, ingest_batches.c.boot, ingest_batches.c.seq, ingest_batches.c.sha256
         )
-        for seq, digest in conn.execute(query):
-            found.setdefault((gateway_id, boot, int(seq)), digest)
+        .where(_among(conn, ingest_batches.c.gateway_id, sorted({g for g, _, _ in wanted})))
+        .where(ingest_batches.c.boot.in_(sorted({b for _, b, _ in wanted})))
+        .where(ingest_batches.c.seq.in_(sorted({s for _, _, s in wanted})))
+        .where(ingest_batches.c.transport != "replay")
+    )
+    for gateway_id, boot, seq, digest in conn.execute(query):
+        key = (GatewayId(int(gateway_id)), str(boot), int(seq))
+        if key in wanted:
+            found.setdefault(key, digest)
     return found
 
 
@@ -339,6 +349,134 @@ def add_many(conn: Connection, batches: Sequence[tuple[int, Sequence[StoredReadi
     ]
     # In the transaction SQLAlchemy began with the advisory lock and the register codes above.
     bulk.append_rows(conn, "readings_hot", _HOT_COLUMNS, _COPY_TYPES, values)
+
+
+Ints = NDArray[np.int64]
+
+# One hot row in PostgreSQL's binary COPY format: field count, then (length, big-endian value) per column.
+_HOT_ROW = np.dtype(
+    [
+        ("fields", ">i2"),
+        ("meter_len", ">i4"),
+        ("meter_id", ">i4"),
+        ("register_len", ">i4"),
+        ("register", ">i2"),
+        ("time_len", ">i4"),
+        ("meter_time", ">i8"),
+        ("value_len", ">i4"),
+        ("value", ">i8"),
+        ("batch_len", ">i4"),
+        ("batch_id", ">i8"),
+    ]
+)
+
+
+def add_columns(
+    conn: Connection,
+    meter_ids: Ints,
+    register_codes_: Ints,
+    meter_times: Ints,
+    values: Ints,
+    batch_ids: Ints,
+) -> None:
+    """:func:`add_many` for readings held as arrays (register codes from :func:`register_code_map`): on
+    PostgreSQL the COPY rows are laid out by numpy in one buffer instead of one Python call per row."""
+    if not len(meter_ids):
+        return
+    _hold_off_compaction(conn)
+    if conn.dialect.name != "postgresql":
+        rows = list(
+            zip(
+                meter_ids.tolist(),
+                register_codes_.tolist(),
+                meter_times.tolist(),
+                values.tolist(),
+                batch_ids.tolist(),
+                strict=True,
+            )
+        )
+        bulk.append_rows(conn, "readings_hot", _HOT_COLUMNS, _COPY_TYPES, rows)
+        return
+    table = np.empty(len(meter_ids), dtype=_HOT_ROW)
+    table["fields"] = len(_HOT_COLUMNS)
+    for name, column, size in (
+        ("meter", meter_ids, 4),
+        ("register", register_codes_, 2),
+        ("time", meter_times, 8),
+        ("value", values, 8),
+        ("batch", batch_ids, 8),
+    ):
+        table[f"{name}_len"] = size
+        field = {"meter": "meter_id", "time": "meter_time", "batch": "batch_id"}.get(name, name)
+        table[field] = column
+    bulk.append_binary(conn, "readings_hot", _HOT_COLUMNS, [table.tobytes()])
+
+
+def known_register_codes(conn: Connection, names: set[str]) -> dict[str, int]:
+    """The stored code of each of ``names`` that has one (a name never stored has none)."""
+    return _codes(conn, names) if names else {}
+
+
+def register_code_map(conn: Connection, names: set[str]) -> dict[str, int]:
+    """The stored code of each register name, adding codes for names met for the first time."""
+    return _ensure_codes(conn, names)
+
+
+def window_columns(
+    conn: Connection, meter_ids: Sequence[int], codes: Sequence[int], lo: int, hi: int
+) -> tuple[Ints, Ints, Ints, Ints]:
+    """:func:`in_window` as arrays ``(meter_id, register code, meter_time, value)``, hot and packed.
+
+    Ingest's batch checks read every stored neighbour of a batch; on PostgreSQL the hot rows come
+    straight from the driver, without a Python object per row. Holds off compaction like
+    :func:`in_window`.
+    """
+    ids = sorted(set(meter_ids))
+    wanted = sorted(set(codes))
+    empty = np.zeros(0, dtype=np.int64)
+    if not ids or not wanted:
+        return empty, empty, empty, empty
+    _hold_off_compaction(conn)
+    found: list[tuple[int, ...]] = []
+    hot_sql = (
+        "SELECT meter_id, register, meter_time, value FROM readings_hot "
+        "WHERE meter_id = ANY(%s) AND register = ANY(%s) AND meter_time BETWEEN %s AND %s"
+    )
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        if conn.dialect.name == "postgresql":
+            driver = cast(psycopg.Connection[Any], conn.connection.driver_connection)
+            with driver.cursor() as cursor:
+                rows: list[tuple[int, ...]] = cursor.execute(hot_sql, (chunk, wanted, lo, hi)).fetchall()
+        else:
+            query = select(
+                readings_hot.c.meter_id,
+                readings_hot.c.register,
+                readings_hot.c.meter_time,
+                readings_hot.c.value,
+            ).where(
+                readings_hot.c.meter_id.in_(chunk),
+                readings_hot.c.register.in_(wanted),
+                readings_hot.c.meter_time.between(lo, hi),
+            )
+            rows = [tuple(r) for r in conn.execute(query)]
+        found.extend(rows)
+        packed = select(
+            readings_packed.c.meter_id,
+            readings_packed.c.register,
+            readings_packed.c.day,
+            readings_packed.c.data,
+        ).where(
+            _among(conn, readings_packed.c.meter_id, chunk),
+            readings_packed.c.register.in_(wanted),
+            readings_packed.c.day.between(lo // DAY, hi // DAY),
+        )
+        for meter_id, register, day, data in conn.execute(packed):
+            for r in packing.decode(int(day) * DAY, bytes(data)):
+                if lo <= r.meter_time <= hi:
+                    found.append((int(meter_id), int(register), r.meter_time, r.value))
+    table = np.array(found, dtype=np.int64).reshape(-1, 4)
+    return table[:, 0], table[:, 1], table[:, 2], table[:, 3]
 
 
 # --- reads ---------------------------------------------------------------------------------------------

@@ -182,6 +182,21 @@ def advance_gateway_seq(conn: Connection, gateway_id: GatewayId, seq: int) -> No
     )
 
 
+def advance_gateway_seqs(conn: Connection, highest: dict[GatewayId, int]) -> None:
+    """:func:`advance_gateway_seq` for several gateways in one statement (one round trip per batch)."""
+    if not highest:
+        return
+    if conn.dialect.name != "postgresql":
+        for gateway_id, seq in highest.items():
+            advance_gateway_seq(conn, gateway_id, seq)
+        return
+    conn.exec_driver_sql(
+        "UPDATE gateways SET last_seq = v.seq FROM unnest(%(ids)s::int[], %(seqs)s::bigint[]) AS v(id, seq) "
+        "WHERE gateways.id = v.id AND (gateways.last_seq IS NULL OR gateways.last_seq < v.seq)",
+        {"ids": list(highest), "seqs": list(highest.values())},
+    )
+
+
 def create_meter(
     conn: Connection,
     *,

@@ -1,0 +1,296 @@
+"""Batch checks on arrays: the fast way through ingest for envelopes in which every reading is good.
+
+Almost every envelope a gateway sends is clean: plain readings of known meters, in their units and ranges,
+new, each continuing its register. The per-reading path of :mod:`tanhui.ingest.pipeline` spends most of
+its time building objects for them; here the same rules run once per batch on numpy arrays.
+
+This path can only *accept* a whole batch. If any reading of it is anything but a plain new reading that
+passes every rule (a frame item, an unknown meter, a duplicate, a fall of a register, a clock off, a
+meter with two installations, ...), it declines, and the per-reading path takes the whole batch and
+names each rule broken. So the two can differ only by this path declining; a differential test holds
+them to the same stored rows and the same quarantine.
+
+Pure: the pipeline reads the store and passes what it read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tanhui.domain.ids import CommunityId
+from tanhui.domain.quantity import canonical_unit
+from tanhui.ingest.rules import IngestRules
+from tanhui.meters.envelope import ReadingColumns
+from tanhui.store.registry import Gateway, Meter
+
+Ints = NDArray[np.int64]
+Bools = NDArray[np.bool_]
+
+_NO_END = np.iinfo(np.int64).max
+_MAX_REGISTERS = 1024  # distinct register names in one batch; more declines (group keys stay small)
+_MAX_UP_SCALE = 3  # a value with 3 fewer decimals than the meter's resolution still fits int64 exactly
+_POW10 = 10 ** np.arange(19, dtype=np.int64)
+
+
+def resolution_scale(resolution: Decimal) -> int | None:
+    """``k`` when ``resolution`` is ``10**-k`` (k >= 0): counts are then a decimal shift; else None."""
+    sign, digits, exponent = resolution.normalize().as_tuple()
+    if sign or digits != (1,) or not isinstance(exponent, int) or exponent > 0:
+        return None
+    return -exponent
+
+
+@dataclass(frozen=True, slots=True)
+class MeterTable:
+    """The registry as arrays, one row per meter serial that has exactly one installation.
+
+    A serial with several installations (a meter taken out and put back) has no row: its readings take
+    the per-reading path, which picks the installation covering each reading.
+    """
+
+    rows: dict[CommunityId, dict[str, int]]
+    meter_id: Ints
+    gateway_id: Ints  # -1: any gateway of the community may forward it
+    unit: Ints  # code in ``units``
+    scale: Ints  # resolution 10**-scale; -1: another resolution (declines)
+    capacity: Ints
+    limit: Ints  # largest fall read as a rollover
+    start: Ints  # installation span, epoch seconds, [start, end)
+    end: Ints
+    units: dict[str, int]
+
+    @classmethod
+    def build(cls, installations: Iterable[tuple[Meter, int, int | None]], rules: IngestRules) -> MeterTable:
+        """From ``(meter, start, end)`` of each installation (epoch seconds; ``end`` None while installed)."""
+        spans = list(installations)
+        per_serial: dict[tuple[CommunityId, str], int] = {}
+        for meter, _, _ in spans:
+            key = (meter.community_id, meter.serial)
+            per_serial[key] = per_serial.get(key, 0) + 1
+        single = [s for s in spans if per_serial[(s[0].community_id, s[0].serial)] == 1]
+        units: dict[str, int] = {}
+        rows: dict[CommunityId, dict[str, int]] = {}
+        for row, (meter, _, _) in enumerate(single):
+            rows.setdefault(meter.community_id, {})[meter.serial] = row
+            units.setdefault(meter.unit, len(units))
+
+        def column(values: Iterable[int]) -> Ints:
+            return np.fromiter(values, dtype=np.int64, count=len(single))
+
+        scales = [resolution_scale(m.resolution) for m, _, _ in single]
+        return cls(
+            rows=rows,
+            meter_id=column(int(m.id) for m, _, _ in single),
+            gateway_id=column(-1 if m.gateway_id is None else int(m.gateway_id) for m, _, _ in single),
+            unit=column(units[m.unit] for m, _, _ in single),
+            scale=column(-1 if k is None else k for k in scales),
+            capacity=column(m.capacity for m, _, _ in single),
+            limit=column(rules.max_rollover_counts(m.capacity) for m, _, _ in single),
+            start=column(start for _, start, _ in single),
+            end=column(_NO_END if end is None else end for _, _, end in single),
+            units=units,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """The readings of a batch, every one past the per-reading rules, in arrival order."""
+
+    envelope: Ints  # index of the envelope in the batch
+    meter_id: Ints
+    register: Ints  # index into ``names``
+    time: Ints
+    counts: Ints
+    capacity: Ints
+    limit: Ints
+    names: list[str]
+
+    def __len__(self) -> int:
+        return len(self.meter_id)
+
+
+def candidates(
+    table: MeterTable,
+    batch: Sequence[tuple[ReadingColumns, Gateway]],
+    received_at: int,
+    rules: IngestRules,
+) -> Candidates | None:
+    """The batch's readings as arrays when every one passes the per-reading checks, else None.
+
+    The rules are those of :mod:`tanhui.ingest.checks` and of the pipeline's meter lookup: a registered
+    meter installed at the reading's time, forwarded by an allowed gateway, in the meter's unit, a whole
+    number of counts within the register's range, a meter clock within the limits of the receive time;
+    and no key twice in the batch.
+    """
+    names: dict[str, int] = {}
+    parts: list[tuple[int, Ints, Ints, Ints, Ints]] = []
+    for index, (columns, gateway) in enumerate(batch):
+        checked = _checked(table, columns, gateway, received_at, rules)
+        if checked is None:
+            return None
+        registers = np.fromiter(
+            (names.setdefault(r, len(names)) for r in columns.registers), dtype=np.int64, count=len(columns)
+        )
+        parts.append((index, checked[0], registers, columns.times, checked[1]))
+    if not parts or len(names) > _MAX_REGISTERS:
+        return None
+    rows = np.concatenate([p[1] for p in parts])
+    found = Candidates(
+        envelope=np.concatenate([np.full(len(p[1]), p[0], dtype=np.int64) for p in parts]),
+        meter_id=table.meter_id[rows],
+        register=np.concatenate([p[2] for p in parts]),
+        time=np.concatenate([p[3] for p in parts]),
+        counts=np.concatenate([p[4] for p in parts]),
+        capacity=table.capacity[rows],
+        limit=table.limit[rows],
+        names=list(names),
+    )
+    order = np.lexsort((found.time, found.register, found.meter_id))
+    same = (
+        (np.diff(found.meter_id[order]) == 0)
+        & (np.diff(found.register[order]) == 0)
+        & (np.diff(found.time[order]) == 0)
+    )
+    return None if same.any() else found
+
+
+def _checked(
+    table: MeterTable, columns: ReadingColumns, gateway: Gateway, received_at: int, rules: IngestRules
+) -> tuple[Ints, Ints] | None:
+    """``(table rows, counts)`` of one envelope's readings when every one passes, else None."""
+    serials = table.rows.get(gateway.community_id, {})
+    rows = np.fromiter((serials.get(s, -1) for s in columns.meters), dtype=np.int64, count=len(columns))
+    if (rows < 0).any():
+        return None
+    allowed = table.gateway_id[rows]
+    if ((allowed >= 0) & (allowed != int(gateway.id))).any() or not _units_match(table, rows, columns.units):
+        return None
+    counts = _counts(table.scale[rows], columns.mantissas, columns.decimals)
+    t = columns.times
+    if counts is None or not (
+        (counts < table.capacity[rows]).all()
+        and (t - received_at <= rules.max_ahead_seconds).all()
+        and (received_at - t <= rules.max_behind_seconds).all()
+        and (table.start[rows] <= t).all()
+        and (t < table.end[rows]).all()
+    ):
+        return None
+    return rows, counts
+
+
+def _units_match(table: MeterTable, rows: Ints, units: list[str]) -> bool:
+    # As the checks: the reading's unit is the meter's, as spelled or once made canonical.
+    codes = {u: (table.units.get(u, -2), table.units.get(canonical_unit(u) or "", -2)) for u in set(units)}
+    spelled = np.fromiter((codes[u][0] for u in units), dtype=np.int64, count=len(units))
+    canonical = np.fromiter((codes[u][1] for u in units), dtype=np.int64, count=len(units))
+    expected = table.unit[rows]
+    return bool(((expected == spelled) | (expected == canonical)).all())
+
+
+def _counts(scale: Ints, mantissa: Ints, decimals: Ints) -> Ints | None:
+    """``value / resolution`` when it is a whole number for every reading, else None."""
+    if (scale < 0).any():
+        return None
+    shift = scale - decimals
+    if (shift > _MAX_UP_SCALE).any():
+        return None
+    up = shift >= 0
+    down = _POW10[np.where(up, 0, -shift)]
+    if (~up & (mantissa % down != 0)).any():
+        return None
+    return np.where(up, mantissa * _POW10[np.where(up, shift, 0)], mantissa // down)
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """Stored readings near a batch: ``register`` indexes the batch's ``names``."""
+
+    meter_id: Ints
+    register: Ints
+    time: Ints
+    value: Ints
+
+    @classmethod
+    def empty(cls) -> Stored:
+        nothing = np.zeros(0, dtype=np.int64)
+        return cls(nothing, nothing, nothing, nothing)
+
+    def __add__(self, other: Stored) -> Stored:
+        return Stored(
+            np.concatenate([self.meter_id, other.meter_id]),
+            np.concatenate([self.register, other.register]),
+            np.concatenate([self.time, other.time]),
+            np.concatenate([self.value, other.value]),
+        )
+
+
+def earliest_new(found: Candidates) -> dict[tuple[int, int], int]:
+    """The earliest new time of each ``(meter id, register)`` of the batch."""
+    order = np.lexsort((found.time, found.register, found.meter_id))
+    meter, register, time = found.meter_id[order], found.register[order], found.time[order]
+    first = np.ones(len(meter), dtype=np.bool_)
+    first[1:] = (meter[1:] != meter[:-1]) | (register[1:] != register[:-1])
+    keys = zip(meter[first].tolist(), register[first].tolist(), strict=True)
+    return dict(zip(keys, time[first].tolist(), strict=True))
+
+
+def without_predecessor(earliest: dict[tuple[int, int], int], stored: Stored) -> list[tuple[int, int]]:
+    """The registers of ``earliest`` with no stored reading before their earliest new one. Their last
+    reading before, however old, must be looked up too (a reset after a silence is still caught)."""
+    preceded = {
+        key
+        for key in zip(stored.meter_id.tolist(), stored.register.tolist(), stored.time.tolist(), strict=True)
+        if (key[0], key[1]) in earliest and key[2] < earliest[(key[0], key[1])]
+    }
+    found = {(m, r) for m, r, _ in preceded}
+    return [key for key in earliest if key not in found]
+
+
+def continues(found: Candidates, stored: Stored) -> bool:
+    """True when no new reading is already stored and every register only rises (or rolls over).
+
+    Each new reading is checked against the reading just before it (stored or new) and against the
+    next stored one after it, with the rule of :func:`tanhui.meters.continuity.step`.
+    """
+    n_new = len(found)
+    meter = np.concatenate([found.meter_id, stored.meter_id])
+    register = np.concatenate([found.register, stored.register])
+    time = np.concatenate([found.time, stored.time])
+    value = np.concatenate([found.counts, stored.value])
+    new = np.arange(len(meter)) < n_new
+    capacity = np.concatenate([found.capacity, np.zeros(len(stored.meter_id), dtype=np.int64)])
+    limit = np.concatenate([found.limit, np.zeros(len(stored.meter_id), dtype=np.int64)])
+    # Stored before new at the same key, so that a new reading already stored sits right after it.
+    order = np.lexsort((new, time, register, meter))
+    meter, register, time, value = meter[order], register[order], time[order], value[order]
+    new, capacity, limit = new[order], capacity[order], limit[order]
+    same_register = (meter[1:] == meter[:-1]) & (register[1:] == register[:-1])
+    if (same_register & (time[1:] == time[:-1]) & new[1:] & ~new[:-1]).any():
+        return False
+    # From the reading before to each new one.
+    checked = same_register & new[1:]
+    if not _steps_ok(value[:-1][checked], value[1:][checked], capacity[1:][checked], limit[1:][checked]):
+        return False
+    # From each new reading to the next stored one of its register.
+    positions = np.arange(len(meter))
+    stored_at = np.where(new, len(meter), positions)
+    next_stored = np.minimum.accumulate(stored_at[::-1])[::-1]
+    after = np.append(next_stored[1:], len(meter))
+    has_after = new & (after < len(meter))
+    mine = positions[has_after]
+    theirs = after[has_after]
+    same = (meter[theirs] == meter[mine]) & (register[theirs] == register[mine])
+    mine, theirs = mine[same], theirs[same]
+    return _steps_ok(value[mine], value[theirs], capacity[mine], limit[mine])
+
+
+def _steps_ok(before: Ints, after: Ints, capacity: Ints, limit: Ints) -> bool:
+    in_range = (before >= 0) & (before < capacity) & (after >= 0) & (after < capacity)
+    rises = after >= before
+    rolls_over = capacity - before + after <= limit
+    return bool((in_range & (rises | rolls_over)).all())

@@ -1,0 +1,341 @@
+"""The batch checks on arrays against the per-reading path: same stored rows, same quarantine, same answers.
+
+Two stores get the same deliveries, one through an ingestor with the batch checks on, one with them off
+(the reference). Deliveries are random sequences of envelopes, mostly clean, with every kind of fault the
+checks know mixed in at random rates, redeliveries and replays among them.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, select
+
+from tanhui.domain.quantity import Quantity
+from tanhui.ingest.pipeline import Ingestor, IngestResult
+from tanhui.meters import envelope
+from tanhui.store import migrate, registry
+from tanhui.store import readings as readings_repo
+from tanhui.store.engine import make_engine
+from tanhui.store.registry import Gateway
+from tanhui.store.schema import gateways, quarantine
+
+NOW = datetime(2026, 11, 25, 2, tzinfo=UTC)
+CST = timezone(timedelta(hours=8))
+ORIGIN = datetime(2026, 10, 25, 0, tzinfo=CST)  # day 0 of the senders; day 30 is the day before NOW
+# serial -> (unit, decimals of its resolution)
+METERS = {
+    "110000000001": ("kWh", 2),
+    "210000000001": ("m3", 3),
+    "310000000001": ("m3", 3),
+    "110000000002": ("kWh", 2),
+    "210000000002": ("m3", 3),
+}
+READING_FAULTS = (
+    "fall",
+    "wrong_unit",
+    "unit_alias",
+    "unknown_meter",
+    "clock_ahead",
+    "clock_behind",
+    "too_fine",
+    "odd_value",
+    "utc_time",
+    "fraction_time",
+    "duplicate",
+    "conflict",
+)
+ENVELOPE_FAULTS = ("redeliver", "replay", "wrong_gateway", "other_gateway")
+
+
+def _clock() -> datetime:
+    return NOW
+
+
+def _register(engine: Engine) -> None:
+    with engine.begin() as conn:
+        cid = registry.create_community(
+            conn,
+            slug="baoting",
+            name="Baoting",
+            name_zh="保亭",
+            timezone="Asia/Shanghai",
+            factor_regime="cn",
+            factor_set_id="cn-mee-2023@v1",
+            now=0,
+        )
+        gid, _ = registry.create_gateway(conn, community_id=cid, name="gw-1", now=0)
+        registry.create_gateway(conn, community_id=cid, name="gw-2", now=0)
+        household = registry.create_household(
+            conn, community_id=cid, code="H1", persons=3, enrolled_on=None, now=0
+        )
+        for serial, (unit, decimals) in METERS.items():
+            registry.create_meter(
+                conn,
+                community_id=cid,
+                household_id=household,
+                gateway_id=gid,
+                serial=serial,
+                kind=Quantity.ELECTRICITY if unit == "kWh" else Quantity.WATER,
+                protocol="json",
+                resolution=Decimal(1).scaleb(-decimals),
+                capacity=100_000_000,
+                installed_on=date(2026, 1, 1),
+            )
+
+
+@dataclass
+class _Sender:
+    """Builds a random delivery sequence; register values follow one rising curve per meter."""
+
+    rng: random.Random
+    fault_rate: float
+    day: int
+    seqs: dict[str, int] = field(default_factory=dict)
+    sent: list[tuple[str, bytes]] = field(default_factory=list)
+
+    @staticmethod
+    def value(serial: str, hour: int) -> int:
+        base = (int(serial[-1]) * 7919 + int(serial[0]) * 104_729) % 90_000
+        return base + 50 * hour + sum((h * 37 + int(serial[0]) * 11) % 400 for h in range(hour))
+
+    def reading(self, serial: str, hour: int) -> dict[str, str]:
+        unit, decimals = METERS[serial]
+        hour += 24 * self.day
+        text = str(Decimal(self.value(serial, hour)).scaleb(-decimals))
+        moment = ORIGIN + timedelta(hours=hour)
+        return {
+            "meter": serial,
+            "register": "volume" if unit == "m3" else "energy_import",
+            "value": text,
+            "unit": unit,
+            "time": moment.isoformat(),
+        }
+
+    def fault(self, item: dict[str, str], items: list[dict[str, str]]) -> None:
+        kind = self.rng.choice(READING_FAULTS)
+        unit, decimals = METERS.get(item["meter"], ("kWh", 2))
+        if kind == "fall":
+            item["value"] = str(Decimal(self.rng.randrange(0, 500)).scaleb(-decimals))
+        elif kind == "wrong_unit":
+            item["unit"] = "kWh" if unit == "m3" else "m3"
+        elif kind == "unit_alias":
+            item["unit"] = "KWH" if unit == "kWh" else " M3"
+        elif kind == "unknown_meter":
+            item["meter"] = "999999999999"
+        elif kind == "clock_ahead":
+            item["time"] = (NOW + timedelta(hours=2)).isoformat()
+        elif kind == "clock_behind":
+            item["time"] = datetime(2020, 1, 1, tzinfo=CST).isoformat()
+        elif kind == "too_fine":
+            item["value"] = item["value"] + "7"
+        elif kind == "odd_value":
+            item["value"] = self.rng.choice(
+                [
+                    "+" + item["value"],
+                    item["value"] + "0",
+                    "00" + item["value"],
+                    item["value"] + ".",
+                    "1e3",
+                    " 5",
+                    "-1",
+                    "12_0",
+                    "NaN",
+                    "",
+                    "٣",
+                ]
+            )
+        elif kind == "utc_time":
+            item["time"] = (
+                datetime.fromisoformat(item["time"]).astimezone(UTC).isoformat().replace("+00:00", "Z")
+            )
+        elif kind == "fraction_time":
+            item["time"] = item["time"].replace(":00+", ":00.250000+")
+        elif kind == "duplicate" and items:
+            item.update(self.rng.choice(items))
+        elif kind == "conflict" and items:
+            item.update(self.rng.choice(items))
+            item["value"] = item["value"][:-1] + ("1" if item["value"][-1] != "1" else "2")
+
+    def envelope(self, gateway: str, hours: list[int] | None = None) -> tuple[str, bytes]:
+        serials = self.rng.sample(sorted(METERS), self.rng.randint(1, len(METERS)))
+        if hours is None:
+            hours = sorted(self.rng.sample(range(24), self.rng.randint(1, 6)))
+        items: list[dict[str, str]] = []
+        for hour in hours:
+            for serial in serials:
+                item = self.reading(serial, hour)
+                if self.rng.random() < self.fault_rate:
+                    self.fault(item, items)
+                items.append(item)
+        self.rng.shuffle(items)
+        fault = self.rng.choice(ENVELOPE_FAULTS) if self.rng.random() < self.fault_rate else None
+        if fault == "redeliver" and self.sent:
+            return self.rng.choice(self.sent)
+        seq = self.seqs.get(gateway, 0) + 1
+        if fault == "replay" and seq > 1:
+            seq = self.rng.randrange(1, seq)
+        else:
+            self.seqs[gateway] = seq
+        name = gateway
+        if fault == "wrong_gateway":
+            name = "gw-2" if gateway == "gw-1" else "gw-1"
+        body = {"v": 1, "gateway": name, "seq": seq, "sent_at": NOW.isoformat(), "readings": items}
+        payload = envelope._encoder.encode(body)
+        sent_with = "gw-2" if fault == "other_gateway" else gateway
+        self.sent.append((sent_with, payload))
+        return sent_with, payload
+
+
+def _deliveries(seed: int, calls: int, first_seq: int = 0) -> list[list[tuple[str, bytes]]]:
+    rng = random.Random(seed)
+    sender = _Sender(rng, rng.choice([0.0, 0.0, 0.02, 0.1, 0.4]), day=seed % 30)
+    sender.seqs["gw-1"] = sender.seqs["gw-2"] = first_seq
+    return [[sender.envelope("gw-1") for _ in range(rng.randint(1, 3))] for _ in range(calls)]
+
+
+def _outcome(result: IngestResult) -> tuple[Any, ...]:
+    return (
+        result.batch_id,
+        result.stored,
+        result.duplicates,
+        result.quarantined,
+        sorted(result.reasons.items()),
+    )
+
+
+def _state(engine: Engine) -> tuple[list[Any], list[Any], list[Any]]:
+    with engine.connect() as conn:
+        stored = [
+            (r.meter_id, r.register, r.meter_time, r.value, r.batch_id) for r in readings_repo.scan(conn)
+        ]
+        held = [
+            tuple(row)
+            for row in conn.execute(
+                select(
+                    quarantine.c.gateway_id,
+                    quarantine.c.transport,
+                    quarantine.c.reason,
+                    quarantine.c.message,
+                    quarantine.c.meter_serial,
+                    quarantine.c.raw,
+                ).order_by(quarantine.c.id)
+            )
+        ]
+        seqs = [
+            tuple(row)
+            for row in conn.execute(select(gateways.c.name, gateways.c.last_seq).order_by(gateways.c.id))
+        ]
+    return stored, held, seqs
+
+
+def _run(
+    engine: Engine, batch_checks: bool, calls: list[list[tuple[str, bytes]]]
+) -> tuple[list[Any], Ingestor]:
+    ingestor = Ingestor(engine, _clock, batch_checks=batch_checks)
+    with engine.connect() as conn:
+        by_name: dict[str, Gateway] = {}
+        for name in ("gw-1", "gw-2"):
+            gateway = registry.gateway_by_name(conn, name)
+            assert gateway is not None
+            by_name[name] = gateway
+    outcomes = [
+        [_outcome(r) for r in ingestor.ingest_many([(p, by_name[g]) for g, p in call], transport="mqtt")]
+        for call in calls
+    ]
+    return outcomes, ingestor
+
+
+def _compare(fast: Engine, reference: Engine, calls: list[list[tuple[str, bytes]]]) -> Ingestor:
+    fast_outcomes, ingestor = _run(fast, True, calls)
+    reference_outcomes, _ = _run(reference, False, calls)
+    assert fast_outcomes == reference_outcomes
+    assert _state(fast) == _state(reference)
+    return ingestor
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("batch-checks") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    _register(engine)
+    engine.dispose()
+    return path
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), calls=st.integers(1, 6))
+def test_batch_checks_store_and_quarantine_exactly_what_the_per_reading_path_does(
+    template: Path, tmp_path: Path, seed: int, calls: int
+) -> None:
+    copies = []
+    for name in ("fast", "reference"):
+        target = tmp_path / f"{name}-{seed}-{calls}.db"
+        shutil.copy(template, target)
+        copies.append(make_engine(f"sqlite:///{target}"))
+    try:
+        _compare(copies[0], copies[1], _deliveries(seed, calls))
+    finally:
+        for engine in copies:
+            engine.dispose()
+
+
+def test_clean_batches_take_the_array_path_and_faulty_ones_do_not(template: Path, tmp_path: Path) -> None:
+    target = tmp_path / "one.db"
+    shutil.copy(template, target)
+    engine = make_engine(f"sqlite:///{target}")
+    try:
+        sender = _Sender(random.Random(1), 0.0, day=29)
+        clean = [[sender.envelope("gw-1", list(range(h, h + 6)))] for h in (0, 6, 12)]
+        _, ingestor = _run(engine, True, clean)
+        assert ingestor.batches_on_arrays == 3
+        faulty = sender.reading("110000000001", 18)
+        faulty["value"] = "0.01"  # far below what that meter has already reported
+        body = {"v": 1, "gateway": "gw-1", "seq": 99, "sent_at": NOW.isoformat(), "readings": [faulty]}
+        outcomes, ingestor = _run(engine, True, [[("gw-1", envelope._encoder.encode(body))]])
+        assert ingestor.batches_on_arrays == 0
+        assert outcomes[0][0][4] in ([("decreasing_register", 1)], [])
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def pg_pair() -> Iterator[tuple[Engine, Engine]]:
+    from tests.conftest import PG_ADMIN  # noqa: PLC0415
+
+    names = [f"tanhui_t_batch_{random.getrandbits(40):010x}" for _ in range(2)]
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        for name in names:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    engines = [make_engine(f"postgresql+psycopg://root@127.0.0.1:5432/{n}") for n in names]
+    try:
+        for engine in engines:
+            migrate.upgrade(engine)
+            _register(engine)
+        yield engines[0], engines[1]
+    finally:
+        for engine in engines:
+            engine.dispose()
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            for name in names:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.postgres
+def test_batch_checks_match_the_per_reading_path_on_postgresql(pg_pair: tuple[Engine, Engine]) -> None:
+    fast, reference = pg_pair
+    calls = [call for seed in range(8) for call in _deliveries(seed, 5, first_seq=1000 * seed)]
+    ingestor = _compare(fast, reference, calls)
+    assert ingestor.batches_on_arrays > 0
