@@ -1,11 +1,11 @@
-"""``tanhui baseline evaluate|run`` and ``tanhui weather import``.
+"""``tanhui baseline evaluate|run`` and ``tanhui weather import|subscribe``.
 
 ``evaluate`` needs no database: it reads a usage CSV (``start,value``, daily or hourly, ISO 8601 with
 offset) and a temperature CSV (``start,temperature_c``), fits before ``--baseline-end``, predicts after
 it, and prints one JSON object (``model``, ``cv_rmse``, ``nmbe``, ``r2``, ``fsu``, ``fit_seconds``,
 ``avoided`` and more); ``--predictions FILE`` writes ``start,observed,predicted`` for every period of both
-windows. ``run`` fits a community's households from the store; ``weather import`` loads station data.
-Bad input exits 2 naming the rule.
+windows. ``run`` fits a community's households from the store; ``weather import`` loads station data
+from CSV and ``weather subscribe`` receives it over MQTT. Bad input exits 2 naming the rule.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ import csv
 import io
 import json
 import math
+import signal
+import socket
+import threading
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -25,6 +28,7 @@ from tanhui.baseline.errors import BaselineError
 from tanhui.baseline.evaluation import AUTO, evaluate
 from tanhui.cli.database import command_engine
 from tanhui.clock import utc_now
+from tanhui.ingest.weather_feed import WeatherSubscriber
 from tanhui.jobs.baselines import fit_community
 from tanhui.settings import get_settings
 from tanhui.store import registry
@@ -207,3 +211,84 @@ def weather_import(
         weather_store.ensure_station(conn, station, community_id=community_id, name=name, now=now)
         added = weather_store.add_observations(conn, station, items, source="csv", now=now)
     typer.echo(json.dumps({"station": station, "read": len(items), "added": added}))
+
+
+def _broker(value: str | None, host: str, port: int) -> tuple[str, int]:
+    """``HOST:PORT``, ``HOST`` or ``[IPv6]:PORT``; the settings' broker when not given."""
+    if value is None:
+        return host, port
+    text = value.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest.removeprefix(":") if rest else str(port)
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    else:
+        host, port_text = text, str(port)
+    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise _fail(f"--broker {value!r} must be HOST:PORT with a port from 1 to 65535")
+    return host, int(port_text)
+
+
+@weather_app.command("subscribe")
+def weather_subscribe(
+    broker: Annotated[
+        str | None,
+        typer.Option(help="HOST:PORT of the MQTT broker (default TANHUI_MQTT_HOST:TANHUI_MQTT_PORT)"),
+    ] = None,
+    username: Annotated[
+        str | None, typer.Option(envvar="TANHUI_MQTT_USERNAME", help="MQTT user name (the ingest user)")
+    ] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(envvar="TANHUI_MQTT_PASSWORD", help="MQTT password (prefer the env variable)"),
+    ] = None,
+    client_id: Annotated[
+        str | None,
+        typer.Option(
+            help="MQTT client id: the persistent session; keep it stable across restarts "
+            "(default: tanhui-weather-<host name>)"
+        ),
+    ] = None,
+) -> None:
+    """Store station observations from <prefix>/<community>/weather/<station> until interrupted.
+
+    QoS 1 with a persistent session; each message is acknowledged after it is committed. Bad messages
+    are kept whole in quarantine with their reason (see docs/baseline.md §1).
+    """
+    settings = get_settings()
+    host, port = _broker(broker, settings.mqtt_host, settings.mqtt_port)
+    engine = command_engine(settings.database_url)
+    subscriber = WeatherSubscriber(
+        engine,
+        host=host,
+        port=port,
+        prefix=settings.mqtt_topic_prefix,
+        now=utc_now,
+        client_id=client_id or f"tanhui-weather-{socket.gethostname()}",
+        username=username,
+        password=password,
+    )
+    stop = threading.Event()
+    # systemd and container runtimes stop a service with SIGTERM: finish the message in hand first.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    subscriber.start()
+    typer.echo(f"connecting to {host}:{port}")
+    try:
+        while not subscriber.subscribed.wait(1):
+            if stop.is_set():
+                break
+        if subscriber.subscribed.is_set():
+            typer.echo(f"subscribed to {subscriber.topic_filter}")
+        while not stop.wait(10):
+            s = subscriber.stats
+            with s.lock:
+                typer.echo(
+                    f"messages {s.messages} stored {s.stored} duplicates {s.duplicates} "
+                    f"quarantined {s.quarantined} retries {s.retries} failed {s.failed}"
+                )
+    except KeyboardInterrupt:
+        pass
+    finally:
+        subscriber.stop()
+        engine.dispose()

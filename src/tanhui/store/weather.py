@@ -5,8 +5,9 @@ Station data arrive two ways, never fetched from the internet at run time:
 - CSV files (``start,temperature_c``; ``start`` ISO 8601 with an offset), e.g. the county
   meteorological bureau's export, through ``tanhui weather import``;
 - MQTT messages from the pilot's own station: a JSON object ``{"station": ID, "observations":
-  [{"start": ISO 8601, "temperature_c": number}, ...]}`` on ``<prefix>/weather/<station>``
-  (:func:`payload_observations` decodes it; :func:`add_observations` stores it).
+  [{"start": ISO 8601, "temperature_c": number}, ...]}`` on ``<prefix>/<community>/weather/<station>``
+  (:func:`payload_observations` decodes it; ``tanhui weather subscribe``, :mod:`tanhui.ingest.weather_feed`,
+  receives and stores it).
 
 Storing is idempotent: an observation already stored for the same station and time is kept as it was.
 """
@@ -38,6 +39,7 @@ __all__ = [
     "observations",
     "parse_csv",
     "payload_observations",
+    "station_community",
     "station_of_community",
 ]
 
@@ -167,6 +169,15 @@ def observations(conn: Connection, station_id: str, first_ts: int, last_ts: int)
         .order_by(o.ts)
     )
     return [Observation(datetime.fromtimestamp(ts, UTC), mc / 1000) for ts, mc in conn.execute(query)]
+
+
+def station_community(conn: Connection, station_id: str) -> tuple[bool, CommunityId | None]:
+    """Whether the station exists, and the community it is linked to (None when unlinked)."""
+    found = conn.execute(select(weather_stations.c.community_id).where(weather_stations.c.id == station_id))
+    row = found.first()
+    if row is None:
+        return False, None
+    return True, None if row.community_id is None else CommunityId(row.community_id)
 
 
 def station_of_community(conn: Connection, community_id: CommunityId) -> str | None:
