@@ -101,6 +101,20 @@ def test_compaction_is_lossless_and_idempotent(engine: Engine, world: World) -> 
     assert _all(engine) == before
 
 
+def test_compaction_recompresses_the_payloads_ingest_stored_fast(engine: Engine, world: World) -> None:
+    batch = _store(engine, world, [(ELECTRICITY[0], "energy_import", DAY0 + 900 * k, k) for k in range(96)])
+    with engine.connect() as conn:
+        payload = readings.batch_payload(conn, batch)
+    assert compact(engine, now=NOW).batches_recompressed == 0  # received after the last closed day
+    assert compact(engine, now=NOW + 2 * DAY).batches_recompressed == 1
+    with engine.connect() as conn:
+        codec = conn.execute(
+            select(ingest_batches.c.payload_codec).where(ingest_batches.c.id == batch)
+        ).scalar_one()
+        assert readings.batch_payload(conn, batch) == payload
+    assert codec in (archive.ZLIB_DICT_V1, archive.XZ)
+
+
 def test_only_closed_days_are_packed() -> None:
     midnight = DAY0 + DAY
     assert closed_before(midnight + 6 * 3600 - 1) == midnight - DAY
@@ -245,9 +259,22 @@ def test_a_batch_payload_comes_back_byte_for_byte(engine: Engine, world: World, 
             )
         ).one()
         assert readings.batch_payload(conn, batch) == payload
-    assert codec in archive.CODECS
+    assert codec == archive.ZLIB_DICT_V1_FAST  # ingest compresses fast; compaction recompresses
+    with engine.begin() as conn:
+        assert readings.recompress_batches(conn, received_before=NOW) == 0  # not yet old enough
+        assert readings.recompress_batches(conn, received_before=NOW + 1) == 1
+        assert readings.recompress_batches(conn, received_before=NOW + 1) == 0
+    with engine.connect() as conn:
+        best, codec = conn.execute(
+            select(ingest_batches.c.payload, ingest_batches.c.payload_codec).where(
+                ingest_batches.c.id == batch
+            )
+        ).one()
+        assert readings.batch_payload(conn, batch) == payload
+    assert codec in (archive.ZLIB_DICT_V1, archive.XZ)
+    assert len(best) <= len(stored)
     if size >= 5_000:
-        assert len(stored) < len(payload) / 5
+        assert len(best) < len(payload) / 5
 
 
 def test_an_altered_archive_or_unknown_batch_is_reported(engine: Engine, world: World) -> None:

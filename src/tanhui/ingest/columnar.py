@@ -133,9 +133,9 @@ def candidates(
         checked = _checked(table, columns, gateway, received_at, rules)
         if checked is None:
             return None
-        registers = np.fromiter(
-            (names.setdefault(r, len(names)) for r in columns.registers), dtype=np.int64, count=len(columns)
-        )
+        for name in set(columns.registers) - names.keys():
+            names[name] = len(names)
+        registers = np.array(list(map(names.__getitem__, columns.registers)), dtype=np.int64)
         parts.append((index, checked[0], registers, columns.times, checked[1]))
     if not parts or len(names) > _MAX_REGISTERS:
         return None
@@ -164,9 +164,10 @@ def _checked(
 ) -> tuple[Ints, Ints] | None:
     """``(table rows, counts)`` of one envelope's readings when every one passes, else None."""
     serials = table.rows.get(gateway.community_id, {})
-    rows = np.fromiter((serials.get(s, -1) for s in columns.meters), dtype=np.int64, count=len(columns))
-    if (rows < 0).any():
+    found = list(map(serials.get, columns.meters))
+    if None in found:
         return None
+    rows = np.array(found, dtype=np.int64)
     allowed = table.gateway_id[rows]
     if ((allowed >= 0) & (allowed != int(gateway.id))).any() or not _units_match(table, rows, columns.units):
         return None
@@ -185,11 +186,16 @@ def _checked(
 
 def _units_match(table: MeterTable, rows: Ints, units: list[str]) -> bool:
     # As the checks: the reading's unit is the meter's, as spelled or once made canonical.
-    codes = {u: (table.units.get(u, -2), table.units.get(canonical_unit(u) or "", -2)) for u in set(units)}
-    spelled = np.fromiter((codes[u][0] for u in units), dtype=np.int64, count=len(units))
-    canonical = np.fromiter((codes[u][1] for u in units), dtype=np.int64, count=len(units))
+    distinct = set(units)
+    if len(distinct) == 1:  # the usual envelope: one unit, or a gateway of one kind of meter
+        unit = distinct.pop()
+        expected = table.unit[rows]
+        spelled, canonical = table.units.get(unit, -2), table.units.get(canonical_unit(unit) or "", -2)
+        return bool(((expected == spelled) | (expected == canonical)).all())
+    codes = {u: (table.units.get(u, -2), table.units.get(canonical_unit(u) or "", -2)) for u in distinct}
+    pairs = np.array(list(map(codes.__getitem__, units)), dtype=np.int64).reshape(-1, 2)
     expected = table.unit[rows]
-    return bool(((expected == spelled) | (expected == canonical)).all())
+    return bool(((expected == pairs[:, 0]) | (expected == pairs[:, 1])).all())
 
 
 def _counts(scale: Ints, mantissa: Ints, decimals: Ints) -> Ints | None:

@@ -30,6 +30,9 @@ DAY = readings.DAY
 # the usual gateway backlog.
 SETTLE_SECONDS = 6 * 3600
 
+# Raw payloads recompressed per transaction (tanhui.store.archive): a few seconds of xz at most.
+CHUNK_BATCHES = 200
+
 # Meter ids per transaction: about a day of 15-minute readings for 1,000 meters (~100k readings) moves in
 # well under a second, which is how long ingest waits for the lock.
 CHUNK_METERS = 1000
@@ -46,6 +49,7 @@ class CompactionSummary:
     duplicates: int
     partitions_created: tuple[str, ...]
     partitions_dropped: tuple[str, ...]
+    batches_recompressed: int = 0
 
 
 def closed_before(now: int, settle: int = SETTLE_SECONDS) -> int:
@@ -56,7 +60,8 @@ def closed_before(now: int, settle: int = SETTLE_SECONDS) -> int:
 def compact(
     engine: Engine, *, now: int, settle: int = SETTLE_SECONDS, chunk_meters: int = CHUNK_METERS
 ) -> CompactionSummary:
-    """Pack every reading of a closed UTC day (see :func:`closed_before`) and keep the partitions ready.
+    """Pack every reading of a closed UTC day (see :func:`closed_before`), keep the partitions ready, and
+    recompress the raw payloads received before that day's end.
 
     Packs meter by meter in chunks of ``chunk_meters``, one transaction each; then, in one more, creates
     the monthly partitions due at ``now`` (moving in the readings that waited in a default partition) and
@@ -86,7 +91,17 @@ def compact(
     with engine.begin() as conn:
         created = readings.maintain_partitions(conn, now=now)
         dropped = readings.drop_packed_hot_partitions(conn, before=before)
-    summary = CompactionSummary(before, moved, written, merged, duplicates, tuple(created), tuple(dropped))
+    # Payloads ingest compressed fast get the archive's best codec once their readings' days are closed.
+    recompressed = 0
+    while True:
+        with engine.begin() as conn:
+            done = readings.recompress_batches(conn, received_before=before, limit=CHUNK_BATCHES)
+        recompressed += done
+        if done < CHUNK_BATCHES:
+            break
+    summary = CompactionSummary(
+        before, moved, written, merged, duplicates, tuple(created), tuple(dropped), recompressed
+    )
     log.info(
         "compaction.done",
         before=before,
@@ -96,5 +111,6 @@ def compact(
         duplicates=duplicates,
         partitions_created=len(created),
         partitions_dropped=len(dropped),
+        batches_recompressed=recompressed,
     )
     return summary

@@ -120,9 +120,10 @@ def add_batch(
     """Keep the raw payload of an ingest batch, compressed; its readings point at it.
 
     ``sha256`` is the digest of ``payload`` as received (what the audit log commits to);
-    :func:`batch_payload` gives back exactly those bytes.
+    :func:`batch_payload` gives back exactly those bytes. Compressed fast here; compaction recompresses
+    (:func:`recompress_batches`).
     """
-    codec, data = archive.compress(payload)
+    codec, data = archive.compress_fast(payload)
     result = conn.execute(
         insert(ingest_batches)
         .returning(ingest_batches.c.id)
@@ -157,6 +158,31 @@ def batch_payload(conn: Connection, batch_id: int) -> bytes:
 
 
 # --- ingest --------------------------------------------------------------------------------------------
+
+
+def recompress_batches(conn: Connection, *, received_before: int, limit: int = 500) -> int:
+    """Recompress up to ``limit`` payloads that ingest stored fast (received before ``received_before``)
+    with the archive's best codec; how many were rewritten. Each is restored and checked against its
+    digest first, so a damaged payload stops the job instead of being rewritten."""
+    rows = conn.execute(
+        select(ingest_batches.c.id, ingest_batches.c.payload, ingest_batches.c.sha256)
+        .where(
+            ingest_batches.c.payload_codec == archive.ZLIB_DICT_V1_FAST,
+            ingest_batches.c.received_at < received_before,
+        )
+        .order_by(ingest_batches.c.id)
+        .limit(limit)
+    ).all()
+    for batch_id, data, sha256 in rows:
+        codec, packed = archive.compress(archive.restore(archive.ZLIB_DICT_V1_FAST, bytes(data), sha256))
+        conn.execute(
+            update(ingest_batches)
+            .where(
+                ingest_batches.c.id == batch_id, ingest_batches.c.payload_codec == archive.ZLIB_DICT_V1_FAST
+            )
+            .values(payload=packed, payload_codec=codec)
+        )
+    return len(rows)
 
 
 def envelope_digests(
@@ -438,16 +464,19 @@ def window_columns(
         return empty, empty, empty, empty
     _hold_off_compaction(conn)
     found: list[tuple[int, ...]] = []
+    # The id lists go as array literals: psycopg adapts a list of Python ints element by element, which
+    # costs more than the query for a batch of thousands of meters.
     hot_sql = (
         "SELECT meter_id, register, meter_time, value FROM readings_hot "
-        "WHERE meter_id = ANY(%s) AND register = ANY(%s) AND meter_time BETWEEN %s AND %s"
+        "WHERE meter_id = ANY(%s::int4[]) AND register = ANY(%s::int2[]) AND meter_time BETWEEN %s AND %s"
     )
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
         if conn.dialect.name == "postgresql":
             driver = cast(psycopg.Connection[Any], conn.connection.driver_connection)
             with driver.cursor() as cursor:
-                rows: list[tuple[int, ...]] = cursor.execute(hot_sql, (chunk, wanted, lo, hi)).fetchall()
+                literals = ("{" + ",".join(map(str, chunk)) + "}", "{" + ",".join(map(str, wanted)) + "}")
+                rows: list[tuple[int, ...]] = cursor.execute(hot_sql, (*literals, lo, hi)).fetchall()
         else:
             query = select(
                 readings_hot.c.meter_id,
@@ -566,7 +595,9 @@ def _among(conn: Connection, column: ColumnElement[int], ids: Sequence[int]) -> 
     """``column IN ids``; on PostgreSQL as ``= ANY(array)``: one parameter, not one per id, keeps the
     statement short enough for psycopg's statement cache and saves rendering 500 placeholders."""
     if conn.dialect.name == "postgresql":
-        return column == any_(literal(list(ids), ARRAY(Integer)))
+        # As an array literal: psycopg would adapt a list of ints element by element, slowly.
+        text = "{" + ",".join(str(int(i)) for i in ids) + "}"
+        return column == any_(sql_cast(literal(text), ARRAY(Integer)))
     return column.in_(ids)
 
 
