@@ -21,12 +21,13 @@ Requires the bench-only dependency ``eemeter`` (with ``pytz``); the product does
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import statistics
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -379,8 +380,78 @@ def markdown(rows: list[dict[str, object]]) -> list[str]:
     return lines
 
 
+def _design_scores(
+    cases: list[_Case], rules: BaselineRules, hourly: bool, gas_rule: bool
+) -> dict[str, float]:
+    """Errors inside the baseline windows only (never the held-out period): blocked 3-fold CV with
+    28-day blocks, and a forward split (fit all but the last 86 days, predict those 86)."""
+    cv_fold, bias_fold, cv_fwd, bias_fwd = [], [], [], []
+    for case in cases:
+        s = _ours_series(case, *case.fit)
+        usage = s.usage.copy()
+        if case.electricity:
+            usage[usage == 0] = np.nan
+        s = DailySeries(s.first, usage, s.temperature, s.hourly_temperature if hourly else None)
+        cooling = case.electricity or not gas_rule
+        fold = (np.arange(len(s)) // rules.block_days) % rules.folds
+        predicted = np.full(len(s), np.nan)
+        for f in range(rules.folds):
+            model = fit_daily_model(
+                "caltrack-daily",
+                s.with_usage(np.where(fold == f, np.nan, usage)),
+                rules,
+                case.country,
+                cooling=cooling,
+            )
+            predicted[fold == f] = model.predict(s)[fold == f]
+        cv_fold.append(cv_rmse(usage, predicted))
+        bias_fold.append(abs(nmbe(usage, predicted)))
+        cut = s.first + timedelta(days=len(s) - 86)
+        head, tail = s.window(s.first, cut - timedelta(days=1)), s.window(cut, s.last)
+        model = fit_daily_model("caltrack-daily", head, rules, case.country, cooling=cooling)
+        cv_fwd.append(cv_rmse(tail.usage, model.predict(tail)))
+        bias_fwd.append(abs(nmbe(tail.usage, model.predict(tail))))
+    return {
+        "cv_fold": statistics.median(cv_fold),
+        "abs_nmbe_fold": statistics.median(bias_fold),
+        "cv_forward": statistics.median(cv_fwd),
+        "abs_nmbe_forward": statistics.median(bias_fwd),
+    }
+
+
+def design_check(households: int = 60) -> list[str]:
+    """How model 1.1 was chosen (docs/baseline.md §2.1): each variant scored inside the baseline windows."""
+    rules = load_rules()
+    samples, county = _eemeter_cases(SAMPLES), _county_cases(households)
+    coarse = dataclasses.replace(rules, balance_step_c=1.0, balance_coarse_step_c=1.0)
+    variants = (
+        ("1.0: daily mean, 1 °C grid", coarse, False, False),
+        ("daily mean, 0.5 °C", rules, False, False),
+        ("daily mean or degree-hours, 0.5 °C", rules, True, False),
+        ("1.1: the same, no cooling term for gas", rules, True, True),
+    )
+    lines = [
+        "| variant (CV(RMSE) / abs NMBE) | samples: CV folds | samples: forward | county: CV folds "
+        "| county: forward |",
+        "|---|---|---|---|---|",
+    ]
+    for label, r, hourly, gas_rule in variants:
+        cells = []
+        for cases in (samples, county):
+            m = _design_scores(cases, r, hourly, gas_rule)
+            cells += [
+                f"{m['cv_fold']:.3f} / {m['abs_nmbe_fold']:.3f}",
+                f"{m['cv_forward']:.3f} / {m['abs_nmbe_forward']:.3f}",
+            ]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
 if __name__ == "__main__":
     import sys
 
-    result = run("--quick" in sys.argv)
-    print("\n".join(markdown(result)))
+    if "--design" in sys.argv:
+        print("\n".join(design_check()))
+    else:
+        result = run("--quick" in sys.argv)
+        print("\n".join(markdown(result)))

@@ -248,13 +248,14 @@ def earliest_new(found: Candidates) -> dict[tuple[int, int], int]:
 def without_predecessor(earliest: dict[tuple[int, int], int], stored: Stored) -> list[tuple[int, int]]:
     """The registers of ``earliest`` with no stored reading before their earliest new one. Their last
     reading before, however old, must be looked up too (a reset after a silence is still caught)."""
-    preceded = {
-        key
-        for key in zip(stored.meter_id.tolist(), stored.register.tolist(), stored.time.tolist(), strict=True)
-        if (key[0], key[1]) in earliest and key[2] < earliest[(key[0], key[1])]
-    }
-    found = {(m, r) for m, r, _ in preceded}
-    return [key for key in earliest if key not in found]
+    # The oldest stored time of each register: a register is preceded when that is before its first new.
+    order = np.lexsort((stored.time, stored.register, stored.meter_id))
+    meter, register, time = stored.meter_id[order], stored.register[order], stored.time[order]
+    head = np.ones(len(meter), dtype=np.bool_)
+    head[1:] = (meter[1:] != meter[:-1]) | (register[1:] != register[:-1])
+    keys = zip(meter[head].tolist(), register[head].tolist(), strict=True)
+    oldest = dict(zip(keys, time[head].tolist(), strict=True))
+    return [key for key, first in earliest.items() if not oldest.get(key, first) < first]
 
 
 def continues(found: Candidates, stored: Stored) -> bool:

@@ -218,24 +218,19 @@ class Ingestor:
         found = columnar.candidates(self._table, batch, received_at, self.rules)
         if found is None or not columnar.continues(found, self._stored_near(conn, found)):
             return None
-        results: list[IngestResult] = []
-        batch_ids = np.zeros(len(batch), dtype=np.int64)
+        ids = readings_repo.add_batches(
+            conn,
+            [
+                readings_repo.NewBatch(gateway.id, columns.seq, columns.boot, transport, received_at, payload)
+                for (payload, _), (columns, gateway) in zip(deliveries, batch, strict=True)
+            ],
+        )
+        batch_ids = np.array(ids, dtype=np.int64)
         stored = np.bincount(found.envelope, minlength=len(batch))
+        results = [IngestResult(batch_id=i, stored=int(n)) for i, n in zip(ids, stored.tolist(), strict=True)]
         highest: dict[GatewayId, int] = {}
-        for index, ((payload, gateway), (columns, _)) in enumerate(zip(deliveries, batch, strict=True)):
-            batch_id = readings_repo.add_batch(
-                conn,
-                gateway_id=gateway.id,
-                seq=columns.seq,
-                boot=columns.boot,
-                transport=transport,
-                received_at=received_at,
-                sha256=hashlib.sha256(payload).hexdigest(),
-                payload=payload,
-            )
+        for columns, gateway in batch:
             highest[gateway.id] = max(columns.seq, highest.get(gateway.id, columns.seq))
-            batch_ids[index] = batch_id
-            results.append(IngestResult(batch_id=batch_id, stored=int(stored[index])))
         registry.advance_gateway_seqs(conn, highest)
         codes = readings_repo.register_code_map(conn, set(found.names))
         code_of = np.array([codes[name] for name in found.names], dtype=np.int64)
