@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from sqlalchemy import func, select
 from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import func, select
 from tests.integration import servers
 
 from benchmarks.ingest_http import pg_database, raw_copy
