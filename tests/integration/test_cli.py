@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from tanhui.cli import publish
 from tanhui.ingest.mqtt import MqttIngestWorker
 from tanhui.ingest.pipeline import Ingestor
-from tanhui.store import readings
+from tanhui.store import readings, registry
 from tanhui.store.engine import make_engine
+from tests.integration import servers
 
 TANHUI = [sys.executable, "-m", "tanhui.cli.main"]
 
@@ -49,28 +51,49 @@ def test_demo_without_serving_prints_the_summary(tmp_path: Path) -> None:
 
 
 @pytest.mark.mqtt
-def test_sim_publishes_over_mqtt_to_a_worker(tmp_path: Path) -> None:
+def test_sim_publishes_over_mqtt_as_each_gateway_to_a_broker_that_checks(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'sim.db'}"
     prefix = f"tanhui-cli-{uuid.uuid4().hex[:8]}"
     env = {"TANHUI_DATABASE_URL": url, "TANHUI_MQTT_TOPIC_PREFIX": prefix}
-    # The first run registers the county; a worker then takes the second run's envelopes.
+    # The first run registers the county (and publishes to the shared broker, which lets anyone in).
     first = _run(["sim", "--households", "3", "--days", "1", "--via", "mqtt"], env)
     assert first.returncode == 0, first.stderr
     assert "login: operator operator" in first.stdout
-    engine = make_engine(url)
-    worker = MqttIngestWorker(
-        engine, Ingestor(engine, lambda: datetime.now(UTC)), host="127.0.0.1", port=1883, prefix=prefix
-    )
-    worker.start()
-    try:
-        assert worker.subscribed.wait(10)
-        second = _run(["sim", "--households", "3", "--days", "1", "--via", "mqtt"], env)
-        assert second.returncode == 0, second.stderr
-        deadline = time.monotonic() + 30
-        while worker.stats.stored < 3 * 3 * 25 and time.monotonic() < deadline:
-            time.sleep(0.1)
-    finally:
-        worker.stop()
-    with engine.connect() as conn:
-        assert readings.count(conn) == 3 * 3 * 25
-    engine.dispose()
+    with servers.temporary_directory("tanhui-sim-broker-") as broker_dir:
+        port = servers.free_port()
+        env["TANHUI_MQTT_PORT"] = str(port)
+        configured = _run(["broker-config", "--out", str(broker_dir), "--port", str(port)], env)
+        assert configured.returncode == 0, configured.stdout + configured.stderr
+        password = (broker_dir / "ingest-worker.password").read_text().strip()
+        engine = make_engine(url)
+        with servers.private_mosquitto(broker_dir / "mosquitto.conf", port):
+            worker = MqttIngestWorker(
+                engine,
+                Ingestor(engine, lambda: datetime.now(UTC)),
+                host="127.0.0.1",
+                port=port,
+                prefix=prefix,
+                username="tanhui-ingest",
+                password=password,
+            )
+            worker.start()
+            try:
+                assert worker.subscribed.wait(10)
+                # Each gateway logs in with its name and token; the ACL lets it publish to its own topic.
+                second = _run(["sim", "--households", "3", "--days", "1", "--via", "mqtt"], env)
+                assert second.returncode == 0, second.stdout + second.stderr
+                deadline = time.monotonic() + 30
+                while worker.stats.stored < 3 * 3 * 25 and time.monotonic() < deadline:
+                    time.sleep(0.1)
+            finally:
+                worker.stop()
+            # A token the broker does not know is refused at CONNACK, and the publisher says so.
+            with engine.connect() as conn:
+                gateway = registry.gateway_credentials(conn)[0].name
+            with pytest.raises(publish.PublishError, match=f"the broker refused gateway {gateway}"):
+                publish.over_mqtt(
+                    "127.0.0.1", port, prefix, "baoting", [(gateway, b"{}")], {gateway: "wrong"}
+                )
+        with engine.connect() as conn:
+            assert readings.count(conn) == 3 * 3 * 25
+        engine.dispose()

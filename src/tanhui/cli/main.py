@@ -315,19 +315,24 @@ def sim(
         def advance(done: int) -> None:
             bar.update(task, completed=done)
 
+        tokens = json.loads(tokens_file.read_text(encoding="utf-8"))
         if via == "http":
-            tokens = json.loads(tokens_file.read_text(encoding="utf-8"))
             totals = publish.over_http(url, batches, tokens, progress=advance)
             console.print(json.dumps(totals))
         else:
-            count = publish.over_mqtt(
-                settings.mqtt_host,
-                settings.mqtt_port,
-                settings.mqtt_topic_prefix,
-                identity.slug,
-                batches,
-                advance,
-            )
+            try:
+                count = publish.over_mqtt(
+                    settings.mqtt_host,
+                    settings.mqtt_port,
+                    settings.mqtt_topic_prefix,
+                    identity.slug,
+                    batches,
+                    tokens,
+                    advance,
+                )
+            except publish.PublishError as exc:
+                console.print(str(exc), highlight=False)
+                raise typer.Exit(1) from None
             console.print(json.dumps({"envelopes_published": count}))
 
 
