@@ -586,7 +586,8 @@ def meters_replace(
 
 @app.command()
 def compact() -> None:
-    """Pack closed days of readings and keep the monthly partitions ready (run it daily)."""
+    """Pack closed days of readings, recompress their raw payloads and keep the monthly partitions ready
+    (run it daily)."""
     summary = compaction.compact(command_engine(), now=int(utc_now().timestamp()))
     console.print(
         json.dumps(
@@ -597,6 +598,7 @@ def compact() -> None:
                 "duplicates_dropped": summary.duplicates,
                 "partitions_created": list(summary.partitions_created),
                 "partitions_dropped": list(summary.partitions_dropped),
+                "payloads_recompressed": summary.batches_recompressed,
             }
         )
     )
