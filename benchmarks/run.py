@@ -82,10 +82,13 @@ def main() -> None:
             ran_at[name] = section_start
         else:
             ran_at.setdefault(name, str(previous.get("ran_at", "")))
+    # Sections re-run alone since the last full run, kept across several --only runs.
+    rerun = [n for n in runners if n in chosen or n in previous.get("rerun_sections", [])] if only else []
     info = machine.describe()
     report = {
         "ran_at": str(previous.get("ran_at", "")) if only else started.isoformat(timespec="seconds"),
         "ran_at_by_section": ran_at,
+        "rerun_sections": rerun,
         "machine": info,
         "results": results,
     }
@@ -102,10 +105,10 @@ def main() -> None:
             [
                 "",
                 "Sections re-run since, alone on the machine: "
-                + ", ".join(f"{n} at {ran_at[n]}" for n in chosen)
+                + ", ".join(f"{n} at {ran_at[n]}" for n in rerun)
                 + ".",
             ]
-            if only
+            if rerun
             else []
         ),
         "",

@@ -127,7 +127,12 @@ class Ingestor:
         """
         for attempt in (1, 2):
             try:
-                return self._ingest_all(deliveries, transport)
+                results, highest = self._ingest_all(deliveries, transport)
+                # After the commit, in a transaction of its own: a gateway's row locked for a whole batch
+                # would make workers that meet the same gateways wait for each other.
+                with self._engine.begin() as conn:
+                    registry.advance_gateway_seqs(conn, highest)
+                return results
             except IntegrityError:
                 # Another worker stored some of these readings between our check and our insert; a
                 # second pass sees them as duplicates.
@@ -136,7 +141,10 @@ class Ingestor:
                 log.info("ingest.retry_after_race", envelopes=len(deliveries))
         raise AssertionError("unreachable")
 
-    def _ingest_all(self, deliveries: Sequence[tuple[bytes, Gateway]], transport: str) -> list[IngestResult]:
+    def _ingest_all(
+        self, deliveries: Sequence[tuple[bytes, Gateway]], transport: str
+    ) -> tuple[list[IngestResult], dict[GatewayId, int]]:
+        """The results, and the highest new sequence number of each gateway (recorded after the commit)."""
         received_at = int(self._clock().timestamp())
         results = [IngestResult() for _ in deliveries]
         with self._engine.begin() as conn:
@@ -180,6 +188,7 @@ class Ingestor:
                 self._check_items(conn, gateway, index, env.items, received_at, batch)
             self._sort_against_store(conn, batch)
             written: list[tuple[int, list[StoredReading]]] = []
+            highest: dict[GatewayId, int] = {}
             for index, env in decoded:
                 payload, gateway = deliveries[index]
                 written.append(
@@ -187,18 +196,18 @@ class Ingestor:
                         conn, gateway, transport, received_at, env, payload, batch, index, results[index]
                     )
                 )
-                registry.advance_gateway_seq(conn, gateway.id, env.seq)
+                highest[gateway.id] = max(env.seq, highest.get(gateway.id, env.seq))
             readings_repo.add_many(conn, written)
             for index, (_, gateway) in enumerate(deliveries):
                 self._quarantine(
                     conn, gateway, transport, received_at, results[index], batch.rejections[index]
                 )
                 results[index].duplicates += batch.duplicates.get(index, 0)
-        return results
+        return results, highest
 
     def _ingest_clean(
         self, conn: Connection, deliveries: Sequence[tuple[bytes, Gateway]], transport: str, received_at: int
-    ) -> list[IngestResult] | None:
+    ) -> tuple[list[IngestResult], dict[GatewayId, int]] | None:
         """Store a batch in which every reading is good, checked on arrays (:mod:`tanhui.ingest.columnar`);
         None, having written nothing, when any envelope or reading needs the per-reading path."""
         batch: list[tuple[envelope.ReadingColumns, Gateway]] = []
@@ -231,7 +240,6 @@ class Ingestor:
         highest: dict[GatewayId, int] = {}
         for columns, gateway in batch:
             highest[gateway.id] = max(columns.seq, highest.get(gateway.id, columns.seq))
-        registry.advance_gateway_seqs(conn, highest)
         codes = readings_repo.register_code_map(conn, set(found.names))
         code_of = np.array([codes[name] for name in found.names], dtype=np.int64)
         # In key order, so that PostgreSQL's index takes the rows as runs rather than at random places.
@@ -244,7 +252,7 @@ class Ingestor:
             found.counts[order],
             batch_ids[found.envelope[order]],
         )
-        return results
+        return results, highest
 
     def _stored_near(self, conn: Connection, found: columnar.Candidates) -> columnar.Stored:
         """The stored readings the batch's continuity depends on, as :meth:`_sort_against_store` reads

@@ -183,15 +183,22 @@ def advance_gateway_seq(conn: Connection, gateway_id: GatewayId, seq: int) -> No
 
 
 def advance_gateway_seqs(conn: Connection, highest: dict[GatewayId, int]) -> None:
-    """:func:`advance_gateway_seq` for several gateways in one statement (one round trip per batch)."""
+    """:func:`advance_gateway_seq` for several gateways in one statement (one round trip per batch).
+
+    Ingest calls it after its batch has committed, in a short transaction of its own: the sequence number
+    is for operators to see (replays are found by the batches' keys), and holding gateway rows locked for
+    a whole batch would make workers wait for each other."""
     if not highest:
         return
     if conn.dialect.name != "postgresql":
         for gateway_id, seq in highest.items():
             advance_gateway_seq(conn, gateway_id, seq)
         return
+    # Rows locked in id order first, so that two workers updating overlapping gateways cannot deadlock.
     conn.exec_driver_sql(
-        "UPDATE gateways SET last_seq = v.seq FROM unnest(%(ids)s::int[], %(seqs)s::bigint[]) AS v(id, seq) "
+        "WITH v AS (SELECT * FROM unnest(%(ids)s::int[], %(seqs)s::bigint[]) AS v(id, seq)), "
+        "locked AS (SELECT g.id FROM gateways g JOIN v ON g.id = v.id ORDER BY g.id FOR UPDATE OF g) "
+        "UPDATE gateways SET last_seq = v.seq FROM v JOIN locked ON locked.id = v.id "
         "WHERE gateways.id = v.id AND (gateways.last_seq IS NULL OR gateways.last_seq < v.seq)",
         {"ids": list(highest), "seqs": list(highest.values())},
     )
