@@ -631,9 +631,7 @@ def _among(conn: Connection, column: ColumnElement[int], ids: Sequence[int]) -> 
     """``column IN ids``; on PostgreSQL as ``= ANY(array)``: one parameter, not one per id, keeps the
     statement short enough for psycopg's statement cache and saves rendering 500 placeholders."""
     if conn.dialect.name == "postgresql":
-        # As an array literal: psycopg would adapt a list of ints element by element, slowly.
-        text = "{" + ",".join(str(int(i)) for i in ids) + "}"
-        return column == any_(sql_cast(literal(text), ARRAY(Integer)))
+        return column == any_(literal(list(ids), ARRAY(Integer)))
     return column.in_(ids)
 
 
