@@ -24,6 +24,7 @@ from sqlalchemy import Engine, select
 
 from tanhui.domain.quantity import Quantity
 from tanhui.ingest.pipeline import Ingestor, IngestResult
+from tanhui.jobs.compaction import compact
 from tanhui.meters import envelope
 from tanhui.store import migrate, registry
 from tanhui.store import readings as readings_repo
@@ -339,3 +340,52 @@ def test_batch_checks_match_the_per_reading_path_on_postgresql(pg_pair: tuple[En
     calls = [call for seed in range(8) for call in _deliveries(seed, 5, first_seq=1000 * seed)]
     ingestor = _compare(fast, reference, calls)
     assert ingestor.batches_on_arrays > 0
+
+
+def _late_readings_after_compaction(engine: Engine, batch_checks: bool) -> tuple[list[Any], int]:
+    """Days 0-2 stored and packed; then late readings between packed ones: one fine, one falling."""
+    sender = _Sender(random.Random(5), 0.0, day=27)
+    calls = [[sender.envelope("gw-1", list(range(h, h + 6)))] for h in range(0, 72, 6)]
+    outcomes, _ = _run(engine, batch_checks, calls)
+    compact(engine, now=int((ORIGIN + timedelta(days=31)).timestamp()))
+    late = []
+    for serial, value in (("110000000001", None), ("210000000001", "0.001")):
+        item = sender.reading(serial, 36)
+        item["time"] = (datetime.fromisoformat(item["time"]) + timedelta(minutes=30)).isoformat()
+        if value is not None:
+            item["value"] = value  # far below its packed neighbours
+        body = {
+            "v": 1,
+            "gateway": "gw-1",
+            "seq": 500 + len(late),
+            "sent_at": NOW.isoformat(),
+            "readings": [item],
+        }
+        late.append([("gw-1", envelope._encoder.encode(body))])
+    late_outcomes, ingestor = _run(engine, batch_checks, late)
+    return [outcomes + late_outcomes, _state(engine)], ingestor.batches_on_arrays
+
+
+def test_late_readings_are_checked_against_packed_days_the_same_way(template: Path, tmp_path: Path) -> None:
+    engines = []
+    for name in ("fast", "reference"):
+        shutil.copy(template, tmp_path / f"{name}.db")
+        engines.append(make_engine(f"sqlite:///{tmp_path / name}.db"))
+    try:
+        fast, on_arrays = _late_readings_after_compaction(engines[0], True)
+        assert fast == _late_readings_after_compaction(engines[1], False)[0]
+        assert on_arrays == 1  # the fine late reading took the array path, against the packed days
+        late_outcomes = fast[0][-2:]
+        assert late_outcomes[0][0][1] == 1  # the fine one is stored
+        assert late_outcomes[1][0][4] == [("decreasing_register", 1)]
+    finally:
+        for engine in engines:
+            engine.dispose()
+
+
+@pytest.mark.postgres
+def test_late_readings_against_packed_days_on_postgresql(pg_pair: tuple[Engine, Engine]) -> None:
+    fast, reference = pg_pair
+    on_arrays = _late_readings_after_compaction(fast, True)
+    assert on_arrays[0] == _late_readings_after_compaction(reference, False)[0]
+    assert on_arrays[1] == 1

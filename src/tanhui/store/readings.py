@@ -474,6 +474,31 @@ def add_columns(
     bulk.append_binary(conn, "readings_hot", _HOT_COLUMNS, [table.tobytes()])
 
 
+def _window_rows_postgresql(
+    conn: Connection, meter_ids: Sequence[int], codes: Sequence[int], lo: int, hi: int
+) -> tuple[list[tuple[int, ...]], list[tuple[int, int, int, bytes]]]:
+    """Hot rows and packed days of :func:`window_columns` straight from the driver.
+
+    The id lists go as array literals typed in the statement (``%s::int4[]``): PostgreSQL reads them once
+    as constant arrays, while psycopg would adapt a list of Python ints element by element.
+    """
+    driver = cast(psycopg.Connection[Any], conn.connection.driver_connection)
+    ids = "{" + ",".join(map(str, meter_ids)) + "}"
+    registers = "{" + ",".join(map(str, codes)) + "}"
+    with driver.cursor() as cursor:
+        rows: list[tuple[int, ...]] = cursor.execute(
+            "SELECT meter_id, register, meter_time, value FROM readings_hot WHERE meter_id = ANY(%s::int4[]) "
+            "AND register = ANY(%s::int2[]) AND meter_time BETWEEN %s AND %s",
+            (ids, registers, lo, hi),
+        ).fetchall()
+        days: list[tuple[int, int, int, bytes]] = cursor.execute(
+            "SELECT meter_id, register, day, data FROM readings_packed WHERE meter_id = ANY(%s::int4[]) "
+            "AND register = ANY(%s::int2[]) AND day BETWEEN %s AND %s",
+            (ids, registers, lo // DAY, hi // DAY),
+        ).fetchall()
+    return rows, days
+
+
 def known_register_codes(conn: Connection, names: set[str]) -> dict[str, int]:
     """The stored code of each of ``names`` that has one (a name never stored has none)."""
     return _codes(conn, names) if names else {}
@@ -500,21 +525,13 @@ def window_columns(
         return empty, empty, empty, empty
     _hold_off_compaction(conn)
     found: list[tuple[int, ...]] = []
-    # The id lists go as array literals: psycopg adapts a list of Python ints element by element, which
-    # costs more than the query for a batch of thousands of meters.
-    hot_sql = (
-        "SELECT meter_id, register, meter_time, value FROM readings_hot "
-        "WHERE meter_id = ANY(%s::int4[]) AND register = ANY(%s::int2[]) AND meter_time BETWEEN %s AND %s"
-    )
+    packed: list[tuple[int, int, int, bytes]] = []
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
         if conn.dialect.name == "postgresql":
-            driver = cast(psycopg.Connection[Any], conn.connection.driver_connection)
-            with driver.cursor() as cursor:
-                literals = ("{" + ",".join(map(str, chunk)) + "}", "{" + ",".join(map(str, wanted)) + "}")
-                rows: list[tuple[int, ...]] = cursor.execute(hot_sql, (*literals, lo, hi)).fetchall()
+            rows, days = _window_rows_postgresql(conn, chunk, wanted, lo, hi)
         else:
-            query = select(
+            hot = select(
                 readings_hot.c.meter_id,
                 readings_hot.c.register,
                 readings_hot.c.meter_time,
@@ -524,22 +541,24 @@ def window_columns(
                 readings_hot.c.register.in_(wanted),
                 readings_hot.c.meter_time.between(lo, hi),
             )
-            rows = [tuple(r) for r in conn.execute(query)]
+            days_query = select(
+                readings_packed.c.meter_id,
+                readings_packed.c.register,
+                readings_packed.c.day,
+                readings_packed.c.data,
+            ).where(
+                readings_packed.c.meter_id.in_(chunk),
+                readings_packed.c.register.in_(wanted),
+                readings_packed.c.day.between(lo // DAY, hi // DAY),
+            )
+            rows = [tuple(r) for r in conn.execute(hot)]
+            days = [(int(m), int(r), int(d), bytes(b)) for m, r, d, b in conn.execute(days_query)]
         found.extend(rows)
-        packed = select(
-            readings_packed.c.meter_id,
-            readings_packed.c.register,
-            readings_packed.c.day,
-            readings_packed.c.data,
-        ).where(
-            _among(conn, readings_packed.c.meter_id, chunk),
-            readings_packed.c.register.in_(wanted),
-            readings_packed.c.day.between(lo // DAY, hi // DAY),
-        )
-        for meter_id, register, day, data in conn.execute(packed):
-            for r in packing.decode(int(day) * DAY, bytes(data)):
-                if lo <= r.meter_time <= hi:
-                    found.append((int(meter_id), int(register), r.meter_time, r.value))
+        packed.extend(days)
+    for meter_id, register, day, data in packed:
+        for r in packing.decode(day * DAY, data):
+            if lo <= r.meter_time <= hi:
+                found.append((meter_id, register, r.meter_time, r.value))
     table = np.array(found, dtype=np.int64).reshape(-1, 4)
     return table[:, 0], table[:, 1], table[:, 2], table[:, 3]
 
