@@ -6,7 +6,8 @@ gateways publish there and the ingest user read it. Payload: the JSON object tha
 :func:`tanhui.store.weather.payload_observations` decodes, ``{"station": ID, "observations": [{"start":
 ISO 8601 with offset, "temperature_c": n}, ...]}``; its station must be the topic's.
 
-At least once, end to end, with the discipline of the meter-data worker (:mod:`tanhui.ingest.mqtt`):
+At least once, end to end, with the discipline of the meter-data worker (both are
+:class:`tanhui.ingest.subscriber.SessionSubscriber`):
 
 - a stable client id and a persistent session (``clean_start`` false, a session expiry interval), so
   observations published while the subscriber is down wait in the broker;
@@ -22,28 +23,18 @@ At least once, end to end, with the discipline of the meter-data worker (:mod:`t
 
 from __future__ import annotations
 
-import contextlib
-import queue
-import threading
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from functools import partial
 
-import paho.mqtt.client as mqtt
 import structlog
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from sqlalchemy import Connection, Engine
 
 from tanhui.domain.ids import CommunityId
 from tanhui.ingest.broker import weather_filter
-
-# One rule for "the database is down, try the same message again" across both MQTT consumers.
-from tanhui.ingest.mqtt import SESSION_EXPIRY_SECONDS, _database_unreachable
+from tanhui.ingest.subscriber import SESSION_EXPIRY_SECONDS, Delivery, DeliveryStats, SessionSubscriber
 from tanhui.store import quarantine, registry
 from tanhui.store import weather as weather_store
 from tanhui.store.quarantine import Rejection
@@ -195,30 +186,11 @@ def handle_message(conn: Connection, topic: str, payload: bytes, *, prefix: str,
 
 
 @dataclass(slots=True)
-class WeatherStats:
+class WeatherStats(DeliveryStats):
     """Counts since the subscriber started; read them under ``lock`` for a consistent view."""
 
-    messages: int = 0
-    stored: int = 0
-    duplicates: int = 0
-    quarantined: int = 0
-    acked: int = 0
-    retries: int = 0
-    failed: int = 0
-    connects: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
-
-@dataclass(frozen=True, slots=True)
-class _Delivery:
-    mid: int
-    qos: int
-    topic: str
-    payload: bytes
-    connection: int
-
-
-class WeatherSubscriber:
+class WeatherSubscriber(SessionSubscriber):
     """Stores every message on ``<prefix>/+/weather/+``; see the module docstring.
 
     ``client_id`` names the persistent session: keep it stable across restarts (the random default suits
@@ -241,138 +213,44 @@ class WeatherSubscriber:
         retry_max_delay: float = 5.0,
         attempts: int = 3,
     ) -> None:
+        self.stats: WeatherStats
+        super().__init__(
+            name="weather",
+            host=host,
+            port=port,
+            topic_filter=weather_filter(prefix),
+            stats=WeatherStats(),
+            client_id=client_id,
+            username=username,
+            password=password,
+            receive_maximum=RECEIVE_MAXIMUM,
+            session_expiry=session_expiry,
+            retry_initial_delay=retry_initial_delay,
+            retry_max_delay=retry_max_delay,
+            attempts=attempts,
+        )
         self._engine = engine
         self._prefix = prefix
-        self._host, self._port = host, port
         self._now = now
-        self._filter = weather_filter(prefix)
-        self._session_expiry = session_expiry
-        self._retry_initial, self._retry_max = retry_initial_delay, retry_max_delay
-        self._attempts = attempts
-        self.stats = WeatherStats()
-        self.subscribed = threading.Event()
-        self._stopping = threading.Event()
-        self._inbox: queue.SimpleQueue[_Delivery] = queue.SimpleQueue()
-        self._ack_lock = threading.Lock()
-        self._connection = 0
-        self._thread: threading.Thread | None = None
-        self._client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=client_id or f"tanhui-weather-{uuid.uuid4().hex[:8]}",
-            protocol=mqtt.MQTTv5,
-            manual_ack=True,
-        )
-        if username is not None:
-            self._client.username_pw_set(username, password)
-        self._client.reconnect_delay_set(1, 30)
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_message = self._on_message
-        self._client.on_subscribe = self._on_subscribe
-
-    @property
-    def topic_filter(self) -> str:
-        """The filter the subscriber subscribes to."""
-        return self._filter
-
-    def start(self) -> None:
-        """Connect in the background (retrying until the broker is up) and start storing."""
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho leaves it untyped
-        properties.SessionExpiryInterval = self._session_expiry
-        properties.ReceiveMaximum = RECEIVE_MAXIMUM
-        self._thread = threading.Thread(target=self._run, name="tanhui-weather", daemon=True)
-        self._thread.start()
-        self._client.connect_async(self._host, self._port, clean_start=False, properties=properties)
-        self._client.loop_start()
-
-    def stop(self, timeout: float = 30) -> None:
-        """Finish the message in hand, then disconnect; unacknowledged messages stay in the session."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        self._client.disconnect()
-        self._client.loop_stop()
-
-    # --- network thread -------------------------------------------------------------------------------
-
-    def _on_connect(self, client: mqtt.Client, _userdata: Any, flags: Any, reason: Any, _props: Any) -> None:
-        if reason.is_failure:
-            log.error("weather.connect_refused", reason=str(reason), host=self._host, port=self._port)
-            return
-        with self._ack_lock:
-            self._connection += 1
-        with self.stats.lock:
-            self.stats.connects += 1
-        log.info("weather.connected", session_present=bool(flags.session_present), filter=self._filter)
-        client.subscribe(self._filter, qos=1)
-
-    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _p: Any) -> None:
-        with self._ack_lock:
-            self._connection += 1
-        self.subscribed.clear()
-        # What is still queued came on the lost connection; the broker resends it on the next one.
-        with contextlib.suppress(queue.Empty):
-            while True:
-                self._inbox.get_nowait()
-        if not self._stopping.is_set():
-            log.warning("weather.disconnected", reason=str(reason))
-
-    def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, _mid: int, codes: Any, _p: Any) -> None:
-        if any(code.is_failure for code in codes):
-            log.error("weather.subscribe_refused", filter=self._filter, reasons=[str(c) for c in codes])
-            return
-        self.subscribed.set()
-
-    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
-        self._inbox.put(
-            _Delivery(message.mid, message.qos, message.topic, bytes(message.payload), self._connection)
-        )
 
     # --- handler thread -------------------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def _work(self) -> None:
         while not self._stopping.is_set():
-            try:
-                delivery = self._inbox.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if delivery.connection != self._connection:
-                continue  # came on a lost connection: the broker resends it
-            handled = self._store(delivery)
-            if handled is not None:
-                self._count(handled)
-                self._ack(delivery)
+            for delivery in self._take(1):
+                if not self._current(delivery):
+                    continue  # came on a lost connection: the broker resends it
+                handled = self._with_retries(delivery, partial(self._store, delivery))
+                if handled is not None:
+                    self._count(handled)
+                    self._ack(delivery)
 
-    def _store(self, delivery: _Delivery) -> Handled | None:
-        """The message stored (or quarantined) and committed, or None when it must wait for redelivery."""
-        delay = self._retry_initial
-        other_failures = 0
-        while not self._stopping.is_set() and delivery.connection == self._connection:
-            try:
-                with self._engine.begin() as conn:
-                    return handle_message(
-                        conn, delivery.topic, delivery.payload, prefix=self._prefix, now=self._now()
-                    )
-            except Exception as exc:
-                if not _database_unreachable(exc):
-                    other_failures += 1
-                    if other_failures >= self._attempts:
-                        # A bug, not bad data (that is quarantined): leave it unacknowledged, so the
-                        # broker resends it after the next reconnect, e.g. once a fix is deployed.
-                        log.exception("weather.store_failed", topic=delivery.topic)
-                        with self.stats.lock:
-                            self.stats.failed += 1
-                        return None
-                with self.stats.lock:
-                    self.stats.retries += 1
-                lines = str(exc).splitlines()
-                log.warning(
-                    "weather.store_retry", retry_in=delay, error=lines[0] if lines else type(exc).__name__
-                )
-                if self._stopping.wait(delay):
-                    return None
-                delay = min(delay * 2, self._retry_max)
-        return None
+    def _store(self, delivery: Delivery) -> Handled:
+        """The message stored (or quarantined), committed."""
+        with self._engine.begin() as conn:
+            return handle_message(
+                conn, delivery.topic, delivery.payload, prefix=self._prefix, now=self._now()
+            )
 
     def _count(self, handled: Handled) -> None:
         with self.stats.lock:
@@ -380,11 +258,3 @@ class WeatherSubscriber:
             self.stats.stored += handled.stored
             self.stats.duplicates += handled.duplicates
             self.stats.quarantined += int(handled.reason is not None)
-
-    def _ack(self, delivery: _Delivery) -> None:
-        with self._ack_lock:
-            if delivery.connection != self._connection:
-                return
-            self._client.ack(delivery.mid, delivery.qos)
-        with self.stats.lock:
-            self.stats.acked += 1
