@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -26,7 +25,6 @@ from tests.integration import servers
 from benchmarks import machine
 from benchmarks.ingest_http import pg_database, raw_copy
 from tanhui.cli.onboarding import onboard
-from tanhui.domain import mosquitto_password
 from tanhui.ingest import broker
 from tanhui.sim.county import build_county, envelopes
 from tanhui.store import migrate, registry
@@ -34,7 +32,7 @@ from tanhui.store import readings as readings_repo
 from tanhui.store.engine import make_engine
 from tanhui.store.schema import ingest_batches
 
-WORKER = "tanhui-ingest"
+WORKER = broker.DEFAULT_WORKER_USERNAME
 
 
 class _Worker:
@@ -97,30 +95,6 @@ def _publish(
             client.loop_stop()
 
 
-def _broker_files(
-    directory: Path, port: int, accounts: list[broker.GatewayAccount], prefix: str, password: str
-) -> Path:
-    """Password file, ACL and configuration as ``tanhui broker-config`` writes them."""
-    worker_hash = mosquitto_password.password_hash(
-        password, secrets.token_bytes(mosquitto_password.SALT_BYTES)
-    )
-    (directory / "passwd").write_text(
-        broker.password_file([(WORKER, worker_hash), *((a.name, a.password_hash) for a in accounts)])
-    )
-    (directory / "acl").write_text(broker.acl_file(accounts, prefix=prefix, worker_username=WORKER))
-    (directory / "data").mkdir()
-    config = directory / "mosquitto.conf"
-    config.write_text(
-        broker.mosquitto_conf(
-            port=port,
-            password_file=directory / "passwd",
-            acl_file=directory / "acl",
-            persistence_dir=directory / "data",
-        )
-    )
-    return config
-
-
 def _drain(
     engine: Engine, running: list[_Worker], envelopes_sent: int
 ) -> tuple[float, int, int, dict[str, float]]:
@@ -169,7 +143,9 @@ def measure(
             ]
         port, password = servers.free_port(), secrets.token_urlsafe(16)
         prefix = "bench"
-        config = _broker_files(directory, port, accounts, prefix, password)
+        config = servers.write_broker_files(
+            directory, port, accounts, prefix=prefix, worker_password=password
+        )
         env = {"TANHUI_DATABASE_URL": url, "TANHUI_MQTT_PORT": str(port), "TANHUI_MQTT_TOPIC_PREFIX": prefix}
         ids = [f"bench-ingest-{i}" for i in range(workers)]
         with servers.private_mosquitto(config, port):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -22,6 +23,8 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from tanhui.ingest import broker
 
 MOSQUITTO = Path("/usr/sbin/mosquitto")
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -246,3 +249,23 @@ def private_postgres() -> Iterator[Postgres]:
         finally:
             with contextlib.suppress(ServerError, subprocess.TimeoutExpired):
                 server.stop("immediate")
+
+
+def write_broker_files(
+    directory: Path, port: int, accounts: list[broker.GatewayAccount], *, prefix: str, worker_password: str
+) -> Path:
+    """Password file, ACL and mosquitto.conf in ``directory``, as ``tanhui broker-config`` writes them (the
+    ingest worker user with ``worker_password``); the configuration's path."""
+    worker_hash = broker.password_hash(worker_password, secrets.token_bytes(broker.SALT_BYTES))
+    files = broker.config_files(
+        accounts,
+        directory=directory,
+        port=port,
+        prefix=prefix,
+        worker_username=broker.DEFAULT_WORKER_USERNAME,
+        worker_password_hash=worker_hash,
+    )
+    (directory / "data").mkdir()
+    for name, text in files.items():
+        (directory / name).write_text(text)
+    return directory / "mosquitto.conf"

@@ -251,23 +251,9 @@ def make_county() -> Iterator[Callable[..., County]]:
 
 def _write_broker_files(directory: Path, port: int, county: County, worker_password: str) -> Path:
     """Password file, ACL and mosquitto.conf from the registry, as ``tanhui broker-config`` writes them."""
-    accounts = county.accounts()
-    worker_hash = broker.password_hash(worker_password, secrets.token_bytes(broker.SALT_BYTES))
-    (directory / "passwd").write_text(
-        broker.password_file([(WORKER, worker_hash), *((a.name, a.password_hash) for a in accounts)])
+    return servers.write_broker_files(
+        directory, port, county.accounts(), prefix=county.prefix, worker_password=worker_password
     )
-    (directory / "acl").write_text(broker.acl_file(accounts, prefix=county.prefix, worker_username=WORKER))
-    (directory / "data").mkdir()
-    config = directory / "mosquitto.conf"
-    config.write_text(
-        broker.mosquitto_conf(
-            port=port,
-            password_file=directory / "passwd",
-            acl_file=directory / "acl",
-            persistence_dir=directory / "data",
-        )
-    )
-    return config
 
 
 def _worker(county: County, port: int, client_id: str, password: str, **options: Any) -> MqttIngestWorker:

@@ -158,22 +158,9 @@ def _broker_files(directory: Path, port: int, passwords: dict[str, str]) -> Path
         GatewayAccount("gw-1", "baoting", hashed("gw-1")),
         GatewayAccount("gw-9", "sanya", hashed("gw-9")),
     ]
-    worker = broker.DEFAULT_WORKER_USERNAME
-    (directory / "passwd").write_text(
-        broker.password_file([(worker, hashed(worker)), *((a.name, a.password_hash) for a in accounts)])
+    return servers.write_broker_files(
+        directory, port, accounts, prefix=PREFIX, worker_password=passwords[broker.DEFAULT_WORKER_USERNAME]
     )
-    (directory / "acl").write_text(broker.acl_file(accounts, prefix=PREFIX, worker_username=worker))
-    (directory / "data").mkdir()
-    config = directory / "mosquitto.conf"
-    config.write_text(
-        broker.mosquitto_conf(
-            port=port,
-            password_file=directory / "passwd",
-            acl_file=directory / "acl",
-            persistence_dir=directory / "data",
-        )
-    )
-    return config
 
 
 def _wait_until(predicate: Callable[[], bool], what: str, timeout: float = 20) -> None:

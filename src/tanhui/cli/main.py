@@ -401,21 +401,22 @@ def broker_config(
     without_password = [g.name for g in gateways if g.mqtt_password_hash is None]
     worker_hash = broker.password_hash(worker_password, secrets.token_bytes(broker.SALT_BYTES))
     try:
-        passwd = broker.password_file(
-            [(worker_username, worker_hash), *((a.name, a.password_hash) for a in accounts)]
-        )
-        acl = broker.acl_file(accounts, prefix=settings.mqtt_topic_prefix, worker_username=worker_username)
-        conf = broker.mosquitto_conf(
-            port=port, password_file=out / "passwd", acl_file=out / "acl", persistence_dir=out / "data"
+        files = broker.config_files(
+            accounts,
+            directory=out,
+            port=port,
+            prefix=settings.mqtt_topic_prefix,
+            worker_username=worker_username,
+            worker_password_hash=worker_hash,
         )
     except broker.BrokerConfigError as exc:
         console.print(str(exc), highlight=False)
         raise typer.Exit(2) from exc
     (out / "data").mkdir(parents=True, exist_ok=True)
-    # Readable by the broker's group (chgrp mosquitto), not by everyone: the hashes guard the tokens.
-    _write_private(out / "passwd", passwd, 0o640)
-    _write_private(out / "acl", acl, 0o644)
-    _write_private(out / "mosquitto.conf", conf, 0o644)
+    # The password file readable by the broker's group (chgrp mosquitto), not by everyone: the hashes
+    # guard the tokens.
+    for name, text in files.items():
+        _write_private(out / name, text, 0o640 if name == "passwd" else 0o644)
     console.print(
         f"wrote {out / 'mosquitto.conf'}, passwd and acl: {len(accounts)} gateways, worker user "
         f"{worker_username!r} (password in {password_path})",

@@ -42,6 +42,7 @@ __all__ = [
     "BrokerConfigError",
     "GatewayAccount",
     "acl_file",
+    "config_files",
     "mosquitto_conf",
     "password_file",
     "password_hash",
@@ -203,6 +204,32 @@ def mosquitto_conf(
         f"max_queued_bytes {max_queued_bytes}\n"
         f"max_inflight_messages {max_inflight_messages}\n"
     )
+
+
+def config_files(
+    gateways: Iterable[GatewayAccount],
+    *,
+    directory: Path,
+    port: int,
+    prefix: str,
+    worker_username: str,
+    worker_password_hash: str,
+) -> dict[str, str]:
+    """The files of a broker configured in ``directory``: ``passwd`` (the worker and every gateway),
+    ``acl`` and ``mosquitto.conf`` (persistence in ``directory/data``), by name."""
+    accounts = list(gateways)
+    return {
+        "passwd": password_file(
+            [(worker_username, worker_password_hash), *((a.name, a.password_hash) for a in accounts)]
+        ),
+        "acl": acl_file(accounts, prefix=prefix, worker_username=worker_username),
+        "mosquitto.conf": mosquitto_conf(
+            port=port,
+            password_file=directory / "passwd",
+            acl_file=directory / "acl",
+            persistence_dir=directory / "data",
+        ),
+    }
 
 
 def _check_name(value: str, what: str) -> None:
