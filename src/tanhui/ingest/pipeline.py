@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
@@ -188,7 +188,6 @@ class Ingestor:
                 self._check_items(conn, gateway, index, env.items, received_at, batch)
             self._sort_against_store(conn, batch)
             written: list[tuple[int, list[StoredReading]]] = []
-            highest: dict[GatewayId, int] = {}
             for index, env in decoded:
                 payload, gateway = deliveries[index]
                 written.append(
@@ -196,14 +195,13 @@ class Ingestor:
                         conn, gateway, transport, received_at, env, payload, batch, index, results[index]
                     )
                 )
-                highest[gateway.id] = max(env.seq, highest.get(gateway.id, env.seq))
             readings_repo.add_many(conn, written)
             for index, (_, gateway) in enumerate(deliveries):
                 self._quarantine(
                     conn, gateway, transport, received_at, results[index], batch.rejections[index]
                 )
                 results[index].duplicates += batch.duplicates.get(index, 0)
-        return results, highest
+        return results, _highest_seqs((deliveries[index][1].id, env.seq) for index, env in decoded)
 
     def _ingest_clean(
         self, conn: Connection, deliveries: Sequence[tuple[bytes, Gateway]], transport: str, received_at: int
@@ -237,9 +235,6 @@ class Ingestor:
         batch_ids = np.array(ids, dtype=np.int64)
         stored = np.bincount(found.envelope, minlength=len(batch))
         results = [IngestResult(batch_id=i, stored=int(n)) for i, n in zip(ids, stored.tolist(), strict=True)]
-        highest: dict[GatewayId, int] = {}
-        for columns, gateway in batch:
-            highest[gateway.id] = max(columns.seq, highest.get(gateway.id, columns.seq))
         codes = readings_repo.register_code_map(conn, set(found.names))
         code_of = np.array([codes[name] for name in found.names], dtype=np.int64)
         # In key order, so that PostgreSQL's index takes the rows as runs rather than at random places.
@@ -252,7 +247,7 @@ class Ingestor:
             found.counts[order],
             batch_ids[found.envelope[order]],
         )
-        return results, highest
+        return results, _highest_seqs((gateway.id, columns.seq) for columns, gateway in batch)
 
     def _stored_near(self, conn: Connection, found: columnar.Candidates) -> columnar.Stored:
         """The stored readings the batch's continuity depends on, as :meth:`_sort_against_store` reads
@@ -629,6 +624,14 @@ class Ingestor:
                 reading.meter,
             )
         return (meter.id, reading.register, context.meter_time), int(context.counts)
+
+
+def _highest_seqs(sequence_numbers: Iterable[tuple[GatewayId, int]]) -> dict[GatewayId, int]:
+    """The highest sequence number of each gateway among the envelopes stored."""
+    highest: dict[GatewayId, int] = {}
+    for gateway_id, seq in sequence_numbers:
+        highest[gateway_id] = max(seq, highest.get(gateway_id, seq))
+    return highest
 
 
 def _fall(before: int | None, after: int | None, capacity: int, limit: int) -> str | None:

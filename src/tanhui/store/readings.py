@@ -124,22 +124,7 @@ def add_batch(
     :func:`batch_payload` gives back exactly those bytes. Compressed fast here; compaction recompresses
     (:func:`recompress_batches`).
     """
-    codec, data = archive.compress_fast(payload)
-    result = conn.execute(
-        insert(ingest_batches)
-        .returning(ingest_batches.c.id)
-        .values(
-            gateway_id=gateway_id,
-            seq=seq,
-            transport=transport,
-            received_at=received_at,
-            sha256=sha256,
-            boot=boot,
-            payload=data,
-            payload_codec=codec,
-        )
-    )
-    return int(result.scalar_one())
+    return add_batches(conn, [NewBatch(gateway_id, seq, boot, transport, received_at, payload, sha256)])[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +137,8 @@ class NewBatch:
     transport: str
     received_at: int
     payload: bytes
+    # The digest of ``payload`` as received; None: computed here.
+    sha256: str | None = None
 
 
 def add_batches(conn: Connection, batches: Sequence[NewBatch]) -> list[int]:
@@ -168,7 +155,7 @@ def add_batches(conn: Connection, batches: Sequence[NewBatch]) -> list[int]:
                 "boot": b.boot,
                 "transport": b.transport,
                 "received_at": b.received_at,
-                "sha256": hashlib.sha256(b.payload).hexdigest(),
+                "sha256": hashlib.sha256(b.payload).hexdigest() if b.sha256 is None else b.sha256,
                 "payload": data,
                 "payload_codec": codec,
             }
@@ -419,15 +406,15 @@ Ints = NDArray[np.int64]
 _HOT_ROW = np.dtype(
     [
         ("fields", ">i2"),
-        ("meter_len", ">i4"),
+        ("meter_id_len", ">i4"),
         ("meter_id", ">i4"),
         ("register_len", ">i4"),
         ("register", ">i2"),
-        ("time_len", ">i4"),
+        ("meter_time_len", ">i4"),
         ("meter_time", ">i8"),
         ("value_len", ">i4"),
         ("value", ">i8"),
-        ("batch_len", ">i4"),
+        ("batch_id_len", ">i4"),
         ("batch_id", ">i8"),
     ]
 )
@@ -461,16 +448,11 @@ def add_columns(
         return
     table = np.empty(len(meter_ids), dtype=_HOT_ROW)
     table["fields"] = len(_HOT_COLUMNS)
-    for name, column, size in (
-        ("meter", meter_ids, 4),
-        ("register", register_codes_, 2),
-        ("time", meter_times, 8),
-        ("value", values, 8),
-        ("batch", batch_ids, 8),
+    for name, column in zip(
+        _HOT_COLUMNS, (meter_ids, register_codes_, meter_times, values, batch_ids), strict=True
     ):
-        table[f"{name}_len"] = size
-        field = {"meter": "meter_id", "time": "meter_time", "batch": "batch_id"}.get(name, name)
-        table[field] = column
+        table[f"{name}_len"] = table.dtype[name].itemsize
+        table[name] = column
     bulk.append_binary(conn, "readings_hot", _HOT_COLUMNS, [table.tobytes()])
 
 
