@@ -17,13 +17,12 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, func, select
 from tests.integration import servers
 
 from benchmarks import machine
 from benchmarks.ingest_http import pg_database, raw_copy
+from tanhui.cli import publish
 from tanhui.cli.onboarding import onboard
 from tanhui.ingest import broker
 from tanhui.sim.county import build_county, envelopes
@@ -67,32 +66,6 @@ class _Worker:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(60)
-
-
-def _publish(
-    port: int, prefix: str, community: str, tokens: dict[str, str], batches: list[tuple[str, bytes]]
-) -> None:
-    clients: dict[str, mqtt.Client] = {}
-    for name, token in tokens.items():
-        client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"pub-{name}", protocol=mqtt.MQTTv5
-        )
-        client.username_pw_set(name, token)
-        client.max_inflight_messages_set(1000)
-        client.connect("127.0.0.1", port)
-        client.loop_start()
-        clients[name] = client
-    try:
-        pending = [
-            clients[gateway].publish(broker.uplink_topic(prefix, community, gateway), payload, qos=1)
-            for gateway, payload in batches
-        ]
-        for info in pending:
-            info.wait_for_publish(timeout=120)
-    finally:
-        for client in clients.values():
-            client.disconnect()
-            client.loop_stop()
 
 
 def _drain(
@@ -155,7 +128,7 @@ def measure(
                     raise RuntimeError("a worker did not subscribe")
             for w in first:
                 w.stop()
-            _publish(port, prefix, "baoting", onboarded.gateway_tokens, batches)
+            publish.over_mqtt("127.0.0.1", port, prefix, "baoting", batches, onboarded.gateway_tokens)
             expected = county.reading_count * len(county.meters)
             running = [_Worker(env, client_id, password) for client_id in ids]
             try:
