@@ -272,14 +272,13 @@ class Ingestor:
         lonely = columnar.without_predecessor(earliest, stored)
         if not lonely:
             return stored
-        before = min(earliest[key] for key in lonely)
-        extra: list[tuple[int, int, int, int]] = []
-        for (meter_id, name), (when, counts) in readings_repo.latest_before(
-            conn, {MeterId(m) for m, _ in lonely}, {found.names[r] for _, r in lonely}, before
-        ).items():
-            key = (int(meter_id), local[name])
-            if key in earliest and when < earliest[key]:
-                extra.append((*key, when, counts))
+        named = {(MeterId(m), found.names[r]): t for (m, r), t in earliest.items()}
+        extra = [
+            (int(meter_id), local[name], when, counts)
+            for (meter_id, name), (when, counts) in _last_before(
+                conn, named, [(MeterId(m), found.names[r]) for m, r in lonely]
+            ).items()
+        ]
         if not extra:
             return stored
         table = np.array(extra, dtype=np.int64)
@@ -408,12 +407,8 @@ class Ingestor:
             earliest[group] = min(t, earliest.get(group, t))
         lonely = [g for g, t in earliest.items() if not any(s[0] < t for s in neighbours.get(g, []))]
         if lonely:
-            before = min(earliest[g] for g in lonely)
-            for group, (t, v) in readings_repo.latest_before(
-                conn, {g[0] for g in lonely}, {g[1] for g in lonely}, before
-            ).items():
-                if group in earliest and t < earliest[group]:
-                    neighbours.setdefault(group, []).append((t, v, -1))
+            for group, (t, v) in _last_before(conn, earliest, lonely).items():
+                neighbours.setdefault(group, []).append((t, v, -1))
         self._check_continuity(batch, neighbours)
 
     def _check_continuity(
@@ -624,6 +619,18 @@ class Ingestor:
                 reading.meter,
             )
         return (meter.id, reading.register, context.meter_time), int(context.counts)
+
+
+def _last_before(
+    conn: Connection, earliest: dict[tuple[MeterId, str], int], lonely: Sequence[tuple[MeterId, str]]
+) -> dict[tuple[MeterId, str], tuple[int, int]]:
+    """The last stored reading ``(time, value)`` before the earliest new one, for the ``lonely`` registers
+    (those with no stored neighbour in the gap window) and any other of ``earliest`` the same lookup finds:
+    one query, from the earliest of the lonely ones back."""
+    found = readings_repo.latest_before(
+        conn, {g[0] for g in lonely}, {g[1] for g in lonely}, min(earliest[g] for g in lonely)
+    )
+    return {group: tv for group, tv in found.items() if group in earliest and tv[0] < earliest[group]}
 
 
 def _highest_seqs(sequence_numbers: Iterable[tuple[GatewayId, int]]) -> dict[GatewayId, int]:
