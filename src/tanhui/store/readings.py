@@ -188,21 +188,24 @@ def recompress_batches(conn: Connection, *, received_before: int, limit: int = 5
     with the archive's best codec; how many were rewritten. Each is restored and checked against its
     digest first, so a damaged payload stops the job instead of being rewritten."""
     rows = conn.execute(
-        select(ingest_batches.c.id, ingest_batches.c.payload, ingest_batches.c.sha256)
+        select(
+            ingest_batches.c.id,
+            ingest_batches.c.payload_codec,
+            ingest_batches.c.payload,
+            ingest_batches.c.sha256,
+        )
         .where(
-            ingest_batches.c.payload_codec == archive.ZLIB_DICT_V1_FAST,
+            ingest_batches.c.payload_codec.in_(archive.FAST_CODECS),
             ingest_batches.c.received_at < received_before,
         )
         .order_by(ingest_batches.c.id)
         .limit(limit)
     ).all()
-    for batch_id, data, sha256 in rows:
-        codec, packed = archive.compress(archive.restore(archive.ZLIB_DICT_V1_FAST, bytes(data), sha256))
+    for batch_id, fast, data, sha256 in rows:
+        codec, packed = archive.recompress(fast, bytes(data), archive.restore(fast, bytes(data), sha256))
         conn.execute(
             update(ingest_batches)
-            .where(
-                ingest_batches.c.id == batch_id, ingest_batches.c.payload_codec == archive.ZLIB_DICT_V1_FAST
-            )
+            .where(ingest_batches.c.id == batch_id, ingest_batches.c.payload_codec == fast)
             .values(payload=packed, payload_codec=codec)
         )
     return len(rows)
