@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import secrets
@@ -37,7 +38,7 @@ from tanhui.clock import utc_now
 from tanhui.domain.quantity import Quantity
 from tanhui.ingest import actions, broker
 from tanhui.ingest.broker import DEFAULT_SHARE_GROUP
-from tanhui.ingest.mqtt import DEFAULT_BATCH_SIZE, MqttIngestWorker
+from tanhui.ingest.mqtt import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SIZE, MqttIngestWorker
 from tanhui.ingest.pipeline import Ingestor
 from tanhui.jobs import compaction
 from tanhui.jobs.accounting import account_community
@@ -217,6 +218,9 @@ def ingest_mqtt(
     batch_size: Annotated[int, typer.Option(min=1, help="envelopes taken from the queue at once")] = (
         DEFAULT_BATCH_SIZE
     ),
+    batch_bytes: Annotated[
+        int, typer.Option(min=1, help="payload bytes taken into one transaction (at least one envelope)")
+    ] = DEFAULT_BATCH_BYTES,
 ) -> None:
     """Run an ingest worker on TANHUI_MQTT_HOST:TANHUI_MQTT_PORT until interrupted (Ctrl-C or SIGTERM).
 
@@ -225,6 +229,12 @@ def ingest_mqtt(
     """
     settings = get_settings()
     engine = command_engine(settings.database_url)
+    # Ingest allocates about one tracked object per reading and makes almost no reference cycles; at
+    # CPython's default first-generation threshold (700) the collector ran every ~1,000 readings and took
+    # 0.45 µs of the worker's ~3 µs per reading (MQTT benchmark). Collect every 100,000 allocations instead
+    # (a few per second), and keep what start-up loaded out of the collector's scans.
+    gc.set_threshold(100_000, 20, 20)
+    gc.freeze()
     worker = MqttIngestWorker(
         engine,
         Ingestor(engine, utc_now),
@@ -236,6 +246,7 @@ def ingest_mqtt(
         password=mqtt_password,
         group=group,
         batch_size=batch_size,
+        batch_bytes=batch_bytes,
     )
     stop = threading.Event()
     # systemd and container runtimes stop a service with SIGTERM: finish the envelope in hand first.

@@ -214,15 +214,18 @@ class SessionSubscriber:
     def _work(self) -> None:
         raise NotImplementedError
 
-    def _take(self, most: int) -> list[Delivery]:
-        """Up to ``most`` queued messages, waiting a little for the first; [] when none came."""
+    def _take(self, most: int, most_bytes: int | None = None) -> list[Delivery]:
+        """Up to ``most`` queued messages, waiting a little for the first; [] when none came. With
+        ``most_bytes``, no more once their payloads reach that size (the first is always taken)."""
         try:
             batch = [self._inbox.get(timeout=0.2)]
         except queue.Empty:
             return []
+        size = len(batch[0].payload)
         with contextlib.suppress(queue.Empty):
-            while len(batch) < most:
+            while len(batch) < most and (most_bytes is None or size < most_bytes):
                 batch.append(self._inbox.get_nowait())
+                size += len(batch[-1].payload)
         return batch
 
     def _current(self, delivery: Delivery) -> bool:

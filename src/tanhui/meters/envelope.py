@@ -165,7 +165,7 @@ class ReadingColumns:
         return len(self.meters)
 
 
-class _Plain(msgspec.Struct, forbid_unknown_fields=False, kw_only=True):
+class _Plain(msgspec.Struct, forbid_unknown_fields=False, kw_only=True, gc=False):
     meter: str
     register: str
     value: str
