@@ -133,10 +133,10 @@ def candidates(
         checked = _checked(table, columns, gateway, received_at, rules)
         if checked is None:
             return None
-        for name in set(columns.registers) - names.keys():
-            names[name] = len(names)
-        registers = np.array(list(map(names.__getitem__, columns.registers)), dtype=np.int64)
-        parts.append((index, checked[0], registers, columns.times, checked[1]))
+        for name in columns.register_keys:
+            names.setdefault(name, len(names))
+        local = np.array([names[name] for name in columns.register_keys], dtype=np.int64)
+        parts.append((index, checked[0], local[columns.register_index], columns.times, checked[1]))
     if not parts or len(names) > _MAX_REGISTERS:
         return None
     rows = np.concatenate([p[1] for p in parts])
@@ -164,12 +164,12 @@ def _checked(
 ) -> tuple[Ints, Ints] | None:
     """``(table rows, counts)`` of one envelope's readings when every one passes, else None."""
     serials = table.rows.get(gateway.community_id, {})
-    found = list(map(serials.get, columns.meters))
+    found = list(map(serials.get, columns.meter_keys))
     if None in found:
         return None
-    rows = np.array(found, dtype=np.int64)
+    rows = np.array(found, dtype=np.int64)[columns.meter_index]
     allowed = table.gateway_id[rows]
-    if ((allowed >= 0) & (allowed != int(gateway.id))).any() or not _units_match(table, rows, columns.units):
+    if ((allowed >= 0) & (allowed != int(gateway.id))).any() or not _units_match(table, rows, columns):
         return None
     counts = _counts(table.scale[rows], columns.mantissas, columns.decimals)
     t = columns.times
@@ -184,16 +184,13 @@ def _checked(
     return rows, counts
 
 
-def _units_match(table: MeterTable, rows: Ints, units: list[str]) -> bool:
+def _units_match(table: MeterTable, rows: Ints, columns: ReadingColumns) -> bool:
     # As the checks: the reading's unit is the meter's, as spelled or once made canonical.
-    distinct = set(units)
-    if len(distinct) == 1:  # the usual envelope: one unit, or a gateway of one kind of meter
-        unit = distinct.pop()
-        expected = table.unit[rows]
-        spelled, canonical = table.units.get(unit, -2), table.units.get(canonical_unit(unit) or "", -2)
-        return bool(((expected == spelled) | (expected == canonical)).all())
-    codes = {u: (table.units.get(u, -2), table.units.get(canonical_unit(u) or "", -2)) for u in distinct}
-    pairs = np.array(list(map(codes.__getitem__, units)), dtype=np.int64).reshape(-1, 2)
+    codes = [
+        (table.units.get(unit, -2), table.units.get(canonical_unit(unit) or "", -2))
+        for unit in columns.unit_keys
+    ]
+    pairs = np.array(codes, dtype=np.int64).reshape(-1, 2)[columns.unit_index]
     expected = table.unit[rows]
     return bool(((expected == pairs[:, 0]) | (expected == pairs[:, 1])).all())
 

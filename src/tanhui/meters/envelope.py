@@ -33,10 +33,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from types import ModuleType
 
 import msgspec
 import numpy as np
 from numpy.typing import NDArray
+
+_native: ModuleType | None
+try:  # the C reader of decode_columns; without a compiler the Python one does the same, slower
+    from tanhui.meters import _columns as _native
+except ImportError:  # pragma: no cover - depends on the build
+    _native = None
 
 from tanhui.domain.reading import MeterReading
 from tanhui.meters.errors import MeterError
@@ -127,11 +134,21 @@ _item = msgspec.json.Decoder(_Reading)
 _encoder = msgspec.json.Encoder()
 
 
+# msgspec raises UnicodeDecodeError, not DecodeError, for a string that is not UTF-8.
+_UNREADABLE = (msgspec.DecodeError, UnicodeDecodeError)
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"a string is not UTF-8 (byte 0x{exc.object[exc.start]:02x})"
+    return str(exc)
+
+
 def decode(payload: bytes) -> Envelope:
     """Decode an envelope; raise :class:`EnvelopeError` naming the rule when it is unusable."""
     try:
         env = _strict.decode(payload)
-    except msgspec.DecodeError:
+    except _UNREADABLE:
         return _decode_item_by_item(payload)
     _check_header(env.v, env.gateway, env.seq, env.sent_at, len(env.readings))
     items: list[MeterReading | FrameItem | ItemError] = []
@@ -148,21 +165,39 @@ class ReadingColumns:
     """An envelope of plain decoded readings as columns: what the batch checks of ingest work on.
 
     ``counts`` are not known here (they depend on the meter's resolution): each value is an integer
-    ``mantissa`` with ``decimals`` digits after the point. ``times`` are epoch seconds.
+    ``mantissa`` with ``decimals`` digits after the point. ``times`` are epoch seconds. Meters, registers
+    and units are given as their distinct strings (``*_keys``, in order of first appearance) and, per
+    reading, the index of its string there: an envelope repeats a few hundred meters and a handful of
+    registers and units over its rounds, and each distinct string is then looked up once.
     """
 
     gateway: str
     seq: int
     boot: str
-    meters: list[str]
-    registers: list[str]
-    units: list[str]
+    meter_keys: list[str]
+    meter_index: NDArray[np.int64]
+    register_keys: list[str]
+    register_index: NDArray[np.int64]
+    unit_keys: list[str]
+    unit_index: NDArray[np.int64]
     times: NDArray[np.int64]
     mantissas: NDArray[np.int64]
     decimals: NDArray[np.int64]
 
     def __len__(self) -> int:
-        return len(self.meters)
+        return len(self.times)
+
+    @property
+    def meters(self) -> list[str]:
+        return [self.meter_keys[i] for i in self.meter_index.tolist()]
+
+    @property
+    def registers(self) -> list[str]:
+        return [self.register_keys[i] for i in self.register_index.tolist()]
+
+    @property
+    def units(self) -> list[str]:
+        return [self.unit_keys[i] for i in self.unit_index.tolist()]
 
 
 class _Plain(msgspec.Struct, forbid_unknown_fields=False, kw_only=True, gc=False):
@@ -185,6 +220,7 @@ class _PlainEnvelope(msgspec.Struct, forbid_unknown_fields=False):
 
 
 _plain = msgspec.json.Decoder(_PlainEnvelope)
+_timestamp = msgspec.json.Decoder(datetime)
 
 
 def decode_columns(payload: bytes) -> ReadingColumns | None:
@@ -195,10 +231,56 @@ def decode_columns(payload: bytes) -> ReadingColumns | None:
     inner point, or any header problem. :func:`decode` then decides, naming the rule that is broken.
     Whatever this accepts, :func:`decode` accepts with the same meaning (a property test holds them
     to it).
+
+    The C reader (:mod:`tanhui.meters._columns`, built by ``pip install``) takes the usual envelope in one
+    pass; what it is not sure of, and everything when it is not built, goes to :func:`decode_plain`.
     """
+    if _native is None:
+        return decode_plain(payload)
+    read = _native.read(payload)
+    if read is None:
+        return decode_plain(payload)
+    (
+        version,
+        gateway,
+        seq,
+        boot,
+        sent_at_text,
+        meters,
+        m_index,
+        registers,
+        r_index,
+        units,
+        u_index,
+        *numbers,
+    ) = read
+    try:
+        sent_at = _timestamp.decode(b'"' + sent_at_text.encode("ascii") + b'"')
+        _check_header(version, gateway, seq, sent_at, len(numbers[0]) // 8)
+    except (*_UNREADABLE, EnvelopeError):
+        return None
+    times, mantissas, decimals = (np.frombuffer(column, dtype=np.int64) for column in numbers)
+    return ReadingColumns(
+        gateway,
+        seq,
+        boot,
+        meters,
+        np.frombuffer(m_index, dtype=np.int64),
+        registers,
+        np.frombuffer(r_index, dtype=np.int64),
+        units,
+        np.frombuffer(u_index, dtype=np.int64),
+        times,
+        mantissas,
+        decimals,
+    )
+
+
+def decode_plain(payload: bytes) -> ReadingColumns | None:
+    """:func:`decode_columns` in Python alone: the reference the C reader is tested against."""
     try:
         env = _plain.decode(payload)
-    except msgspec.DecodeError:
+    except _UNREADABLE:
         return None
     try:
         _check_header(env.v, env.gateway, env.seq, env.sent_at, len(env.readings))
@@ -216,7 +298,23 @@ def decode_columns(payload: bytes) -> ReadingColumns | None:
     parts = decimal_parts([r.value for r in items])
     if times is None or parts is None:
         return None
-    return ReadingColumns(env.gateway, env.seq, env.boot, meters, registers, units, times, *parts)
+    return ReadingColumns(
+        env.gateway,
+        env.seq,
+        env.boot,
+        *_distinct(meters),
+        *_distinct(registers),
+        *_distinct(units),
+        times,
+        *parts,
+    )
+
+
+def _distinct(texts: list[str]) -> tuple[list[str], NDArray[np.int64]]:
+    index: dict[str, int] = {}
+    for text in texts:
+        index.setdefault(text, len(index))
+    return list(index), np.fromiter(map(index.__getitem__, texts), dtype=np.int64, count=len(texts))
 
 
 _DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
@@ -306,15 +404,15 @@ def _decode_item_by_item(payload: bytes) -> Envelope:
     # Slow path, taken only when some reading is malformed: find which ones, keep the rest.
     try:
         env = _loose.decode(payload)
-    except msgspec.DecodeError as exc:
-        raise EnvelopeError(f"not a version-{VERSION} envelope: {exc}") from None
+    except _UNREADABLE as exc:
+        raise EnvelopeError(f"not a version-{VERSION} envelope: {_why(exc)}") from None
     _check_header(env.v, env.gateway, env.seq, env.sent_at, len(env.readings))
     items: list[MeterReading | FrameItem | ItemError] = []
     for index, raw in enumerate(env.readings):
         try:
             items.append(_to_item(_item.decode(raw)))
-        except msgspec.DecodeError as exc:
-            items.append(ItemError(index, bytes(raw), EnvelopeError(f"reading {index}: {exc}")))
+        except _UNREADABLE as exc:
+            items.append(ItemError(index, bytes(raw), EnvelopeError(f"reading {index}: {_why(exc)}")))
         except EnvelopeError as exc:
             items.append(ItemError(index, bytes(raw), exc))
     return Envelope(env.gateway, env.seq, env.sent_at, tuple(items), env.boot)
@@ -324,8 +422,8 @@ def decode_item(raw: bytes) -> MeterReading | FrameItem:
     """One reading or frame item on its own (a quarantined item being replayed)."""
     try:
         return _to_item(_item.decode(raw))
-    except msgspec.DecodeError as exc:
-        raise EnvelopeError(f"not a reading or frame item: {exc}") from None
+    except _UNREADABLE as exc:
+        raise EnvelopeError(f"not a reading or frame item: {_why(exc)}") from None
 
 
 def _check_header(version: int, gateway: str, seq: int, sent_at: datetime, count: int) -> None:

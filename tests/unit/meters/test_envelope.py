@@ -83,6 +83,19 @@ def test_unusable_envelopes_name_the_rule(payload: bytes, fragment: str) -> None
         envelope.decode(payload)
 
 
+def test_a_string_that_is_not_utf8_is_named_not_raised_as_another_error() -> None:
+    # msgspec raises UnicodeDecodeError for it; the codec's one error type must cover it.
+    with pytest.raises(EnvelopeError, match="not UTF-8"):
+        envelope.decode(_envelope([_reading()]).replace(b"bt-gw-001", b"\x80t-gw-001"))
+    env = envelope.decode(
+        _envelope([_reading(), _reading(meter="110100000002")]).replace(b"00002", b"0000\xff")
+    )
+    assert len(env.readings) == 1
+    assert "not UTF-8 (byte 0xff)" in env.errors[0].error.message
+    with pytest.raises(EnvelopeError, match="not UTF-8"):
+        envelope.decode_item(b'{"meter":"\xc3","register":"volume","value":"1","unit":"m3","time":"x"}')
+
+
 def test_naive_meter_time_is_refused_for_that_reading() -> None:
     env = envelope.decode(_envelope([_reading(time="2026-11-25T10:00:00")]))
     assert env.readings == []
