@@ -33,16 +33,26 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
+from scipy import special
 
 from tanhui.baseline.calendar import day_types
 from tanhui.baseline.errors import BaselineError
-from tanhui.baseline.metrics import fit_metrics
+from tanhui.baseline.metrics import cv_rmse, fit_metrics
 from tanhui.baseline.record import ModelRecord
 from tanhui.baseline.rules import BaselineRules
 from tanhui.baseline.series import HOURS, DailySeries
 
-__all__ = ["AGGREGATIONS", "NAME", "VERSION", "DailyFit", "degree_days", "fit_daily"]
+__all__ = [
+    "ADJUSTED_R2",
+    "AGGREGATIONS",
+    "AGGREGATION_RULES",
+    "CROSS_VALIDATION",
+    "NAME",
+    "VERSION",
+    "DailyFit",
+    "degree_days",
+    "fit_daily",
+]
 
 NAME = "caltrack-daily"
 # 1.1.0: degree-hours beside daily-mean degree days, 0.5 °C balance points, no cooling term for gas.
@@ -50,6 +60,10 @@ VERSION = "1.1.0"
 DAILY_MEAN = "daily_mean"
 DEGREE_HOURS = "degree_hours"
 AGGREGATIONS = (DAILY_MEAN, DEGREE_HOURS)
+ADJUSTED_R2 = "adjusted_r2"
+CROSS_VALIDATION = "cross_validation"
+AGGREGATION_RULES = (ADJUSTED_R2, CROSS_VALIDATION)
+MIN_DAYS = 15
 Float = NDArray[np.float64]
 # (label, heating index, cooling index, coefficients, SS_res, p-values)
 _Candidate = tuple[str, int | None, int | None, Float, float, Float]
@@ -137,7 +151,9 @@ def _solve(xtx: Float, xty: Float, yty: float, n: int) -> tuple[Float, Float, Fl
     dof = max(n - p, 1)
     sigma2 = ss_res / dof
     se = np.sqrt(np.maximum(np.einsum("kii->ki", inv) * sigma2[:, None], 1e-300))
-    pvalues = 2 * stats.t.sf(np.abs(beta / se), dof)
+    # stats.t.sf(x, dof) is special.stdtr(dof, -x); the ufunc skips scipy.stats' per-call argument checks,
+    # which cost more than the solve itself at these sizes.
+    pvalues = 2 * special.stdtr(dof, -np.abs(beta / se))
     return beta, ss_res, pvalues
 
 
@@ -149,36 +165,9 @@ class _Best:
     aggregation: str
 
 
-def fit_daily(
-    series: DailySeries, rules: BaselineRules, *, country: str = "CN", cooling: bool = True
-) -> DailyFit:
-    """Fit the daily model on every day of ``series`` with usage and temperature (CalTRACK 2.0 §3).
-
-    ``cooling=False`` leaves out the cooling term (CalTRACK 2.0 §3: gas meters get no CDD term).
-    """
-    keep = ~(np.isnan(series.usage) | np.isnan(series.temperature))
-    n = int(keep.sum())
-    if n < 15:
-        raise BaselineError(
-            f"only {n} days with usage and temperature; a daily fit needs 15", code="too_few_days"
-        )
-    days = [d for d, k in zip(series.days, keep, strict=True) if k]
-    y = series.usage[keep]
-    t = series.temperature[keep]
-    hourly = None if series.hourly_temperature is None else series.hourly_temperature[keep]
-    min_hours = _min_hours(rules)
-    dt = day_types(days, country)
-    base_names = ["intercept"]
-    base_cols = [np.ones(n)]
-    for name, col in (("day_off", dt.day_off), ("holiday", dt.holiday)):
-        # A column without variation (no holiday in the window) or equal to another would be singular.
-        if 2 <= col.sum() <= n - 2 and not any(np.array_equal(col, c) for c in base_cols):
-            base_names.append(name)
-            base_cols.append(col)
-    b = np.column_stack(base_cols)
-    grid = np.arange(rules.balance_min_c, rules.balance_max_c + 1e-9, rules.balance_step_c)
-    steps = (grid - grid[0]) / rules.balance_coarse_step_c
-    coarse = np.isclose(steps, np.round(steps))
+def _adjusted_r2(y: Float) -> Any:
+    """Adjusted R² of a candidate fitted to ``y`` (the score CalTRACK 2.0 §3.4 selects by)."""
+    n = y.size
     ss_tot = float(np.sum((y - y.mean()) ** 2))
 
     def adjusted(candidate: _Candidate) -> float:
@@ -187,37 +176,149 @@ def fit_daily(
             return 0.0
         return 1 - (candidate[4] / (n - params)) / (ss_tot / (n - 1))
 
-    def best_for(aggregation: str) -> _Best:
-        h, c = degree_days(t, hourly if aggregation == DEGREE_HOURS else None, grid, min_hours=min_hours)
-        search = _Search(y, h, c, grid, rules, coarse, cooling, adjusted)
-        names = base_names
+    return adjusted
+
+
+class _Window:
+    """The usable days of a baseline window, with each aggregation's degree days computed once, so that
+    the whole window and every cross-validation training set search the same columns."""
+
+    def __init__(
+        self, series: DailySeries, rules: BaselineRules, country: str, cooling: bool, keep: NDArray[np.bool_]
+    ) -> None:
+        self.rules, self.cooling = rules, cooling
+        self.y = series.usage[keep]
+        self.t = series.temperature[keep]
+        self.hourly = None if series.hourly_temperature is None else series.hourly_temperature[keep]
+        self.min_hours = _min_hours(rules)
+        dt = day_types([d for d, k in zip(series.days, keep, strict=True) if k], country)
+        self.columns = {"intercept": np.ones(self.y.size), "day_off": dt.day_off, "holiday": dt.holiday}
+        self.grid = np.arange(rules.balance_min_c, rules.balance_max_c + 1e-9, rules.balance_step_c)
+        steps = (self.grid - self.grid[0]) / rules.balance_coarse_step_c
+        self.coarse = np.isclose(steps, np.round(steps))
+        self._degrees: dict[str, tuple[Float, Float]] = {}
+
+    def has_hours(self) -> bool:
+        return self.hourly is not None and bool(
+            np.any(np.sum(~np.isnan(self.hourly), axis=1) >= self.min_hours)
+        )
+
+    def degrees(self, aggregation: str) -> tuple[Float, Float]:
+        if aggregation not in self._degrees:
+            source = self.hourly if aggregation == DEGREE_HOURS else None
+            self._degrees[aggregation] = degree_days(self.t, source, self.grid, min_hours=self.min_hours)
+        return self._degrees[aggregation]
+
+    def best(self, aggregation: str, rows: NDArray[np.bool_]) -> _Best:
+        """The CalTRACK choice among the candidates fitted on the days in ``rows``."""
+        y = self.y[rows]
+        h, c = (d[rows] for d in self.degrees(aggregation))
+        names = ["intercept"]
+        cols = [self.columns["intercept"][rows]]
+        for name in ("day_off", "holiday"):
+            col = self.columns[name][rows]
+            # A column without variation (no holiday in the window) or equal to another would be singular.
+            if 2 <= col.sum() <= y.size - 2 and not any(np.array_equal(col, x) for x in cols):
+                names.append(name)
+                cols.append(col)
+        b = np.column_stack(cols)
+        adjusted = _adjusted_r2(y)
+        search = _Search(y, h, c, self.grid, self.rules, self.coarse, self.cooling, adjusted)
         found = search.best(b)
         # Day-type terms stay only when they pass the same significance test as the degree-day terms
         # (CalTRACK 2.0 §3.4's p < 0.1): a calendar without a real effect would only add noise.
-        weak = [i for i in range(1, len(names)) if found[5][i] >= rules.max_p_value]
+        weak = [i for i in range(1, len(names)) if found[5][i] >= self.rules.max_p_value]
         if weak:
             keep_cols = [i for i in range(len(names)) if i not in weak]
             names = [names[i] for i in keep_cols]
             found = search.best(b[:, keep_cols])
         return _Best(found, names, adjusted(found), aggregation)
 
-    best = best_for(DAILY_MEAN)
-    if hourly is not None and np.any(np.sum(~np.isnan(hourly), axis=1) >= min_hours):
-        other = best_for(DEGREE_HOURS)
-        # Strictly better only: a tie keeps the daily mean, CalTRACK's own aggregation.
-        if other.adj_r2 > best.adj_r2:
-            best = other
+    def predict(self, best: _Best, rows: NDArray[np.bool_]) -> Float:
+        _, h_index, c_index, beta, _, _ = best.candidate
+        cols = [self.columns[name][rows] for name in best.names]
+        h, c = self.degrees(best.aggregation)
+        if h_index is not None:
+            cols.append(h[rows, h_index])
+        if c_index is not None:
+            cols.append(c[rows, c_index])
+        out: Float = np.column_stack(cols) @ beta
+        return out
+
+    def cv_score(self, aggregation: str) -> float:
+        """CV(RMSE) of the whole CalTRACK selection under blocked cross-validation (§2.4's scheme: blocks
+        of ``block_days`` usable days dealt to ``folds`` folds in turn), NaN when a training set would be
+        too short for a daily fit."""
+        n = self.y.size
+        fold = (np.arange(n) // self.rules.block_days) % self.rules.folds
+        if any(int(np.sum(fold != f)) < MIN_DAYS for f in range(self.rules.folds)):
+            return float("nan")
+        predicted = np.full(n, np.nan)
+        for f in range(self.rules.folds):
+            held = fold == f
+            if held.any():
+                predicted[held] = self.predict(self.best(aggregation, ~held), held)
+        return cv_rmse(self.y, predicted)
+
+
+def _choose(window: _Window, rule: str) -> tuple[_Best, str | None, dict[str, float]]:
+    """The chosen fit, the rule that chose the aggregation (None: no hours, nothing to choose) and each
+    aggregation's score under it. Ties keep the daily mean, CalTRACK's own aggregation."""
+    everything = np.ones(window.y.size, dtype=bool)
+    best = window.best(DAILY_MEAN, everything)
+    if not window.has_hours():
+        return best, None, {}
+    other = window.best(DEGREE_HOURS, everything)
+    if rule == CROSS_VALIDATION:
+        scores = {agg: window.cv_score(agg) for agg in AGGREGATIONS}
+        if not any(np.isnan(v) for v in scores.values()):
+            return (other if scores[DEGREE_HOURS] < scores[DAILY_MEAN] else best), rule, scores
+        # Too few days for three training sets: the in-sample rule decides.
+    scores = {DAILY_MEAN: best.adj_r2, DEGREE_HOURS: other.adj_r2}
+    return (other if other.adj_r2 > best.adj_r2 else best), ADJUSTED_R2, scores
+
+
+def fit_daily(
+    series: DailySeries,
+    rules: BaselineRules,
+    *,
+    country: str = "CN",
+    cooling: bool = True,
+    aggregation_rule: str = ADJUSTED_R2,
+) -> DailyFit:
+    """Fit the daily model on every day of ``series`` with usage and temperature (CalTRACK 2.0 §3).
+
+    ``cooling=False`` leaves out the cooling term (CalTRACK 2.0 §3: gas meters get no CDD term).
+    ``aggregation_rule`` decides between daily-mean degree days and degree-hours when the series has
+    hourly temperatures: ``adjusted_r2`` (in-sample) or ``cross_validation`` (blocked CV inside the
+    window, as §2.4 scores whole models). Either way the candidates within an aggregation are chosen by
+    adjusted R².
+    """
+    if aggregation_rule not in AGGREGATION_RULES:
+        raise BaselineError(
+            f"unknown aggregation rule {aggregation_rule!r}; choose one of {', '.join(AGGREGATION_RULES)}",
+            code="unknown_rule",
+        )
+    keep = ~(np.isnan(series.usage) | np.isnan(series.temperature))
+    n = int(keep.sum())
+    if n < MIN_DAYS:
+        raise BaselineError(
+            f"only {n} days with usage and temperature; a daily fit needs {MIN_DAYS}", code="too_few_days"
+        )
+    window = _Window(series, rules, country, cooling, keep)
+    best, rule_used, scores = _choose(window, aggregation_rule)
     label, h_index, c_index, beta, _, pvalues = best.candidate
     names = best.names + (["hdd"] if h_index is not None else []) + (["cdd"] if c_index is not None else [])
     coefficients = {name: float(v) for name, v in zip(names, beta, strict=True)}
+    y = window.y
     fit = DailyFit(
         record=ModelRecord(NAME, VERSION, "daily", series.first, series.last, {}, fit_metrics(y, y, 0)),
         coefficients=coefficients,
-        heating_balance_c=None if h_index is None else float(grid[h_index]),
-        cooling_balance_c=None if c_index is None else float(grid[c_index]),
+        heating_balance_c=None if h_index is None else float(window.grid[h_index]),
+        cooling_balance_c=None if c_index is None else float(window.grid[c_index]),
         country=country,
         aggregation=best.aggregation,
-        min_hours=min_hours,
+        min_hours=window.min_hours,
     )
     predicted = fit.predict(series)
     metrics = fit_metrics(series.usage, predicted, len(names))
@@ -228,6 +329,10 @@ def fit_daily(
         "heating_balance_c": fit.heating_balance_c,
         "cooling_balance_c": fit.cooling_balance_c,
         "temperature_aggregation": best.aggregation,
+        # How the aggregation was chosen, with each one's score (adjusted R² or blocked-CV CV(RMSE)), so a
+        # verifier can check the choice.
+        "aggregation_rule": rule_used,
+        "aggregation_scores": scores,
         "cooling_allowed": cooling,
         "adj_r2": best.adj_r2,
         "calendar": country,
@@ -240,7 +345,7 @@ def fit_daily(
         fit.cooling_balance_c,
         country,
         best.aggregation,
-        min_hours,
+        window.min_hours,
     )
 
 
@@ -260,6 +365,10 @@ class _Search:
     ) -> None:
         self.y, self.h, self.c, self.grid, self.rules = y, h, c, grid, rules
         self.coarse, self.cooling, self.score = coarse, cooling, score
+        # Balance points need enough degree days (CalTRACK 2.0 §3.2); checked once per search, not per call.
+        need_dd = rules.min_degree_days_per_year_c * y.size / 365.0
+        self.h_ok = ((h > 0).sum(axis=0) >= rules.min_degree_days_nonzero) & (h.sum(axis=0) >= need_dd)
+        self.c_ok = ((c > 0).sum(axis=0) >= rules.min_degree_days_nonzero) & (c.sum(axis=0) >= need_dd)
 
     def best(self, b: Float) -> _Candidate:
         """The best candidate after searching the coarse grid, then the fine-grid neighbours of each model
@@ -267,7 +376,7 @@ class _Search:
         points can make a two-term model look best until the one-term model sits on the right point)."""
         none = np.zeros(self.grid.size, dtype=bool)
         coarse_c = self.coarse if self.cooling else none
-        found = _candidates(self.y, self.h, self.c, b, self.grid, self.rules, self.coarse, coarse_c)
+        found = self._candidates(b, self.coarse, coarse_c)
         index = np.arange(self.grid.size)
 
         def near(i: int | None) -> NDArray[np.bool_]:
@@ -277,11 +386,16 @@ class _Search:
             refined
             for label, hi, ci, *_ in found
             if label != "intercept_only"
-            for refined in _candidates(
-                self.y, self.h, self.c, b, self.grid, self.rules, near(hi), near(ci), label
-            )
+            for refined in self._candidates(b, near(hi), near(ci), label)
         ]
         return max([*found, *finer], key=self.score)
+
+    def _candidates(
+        self, b: Float, allow_h: NDArray[np.bool_], allow_c: NDArray[np.bool_], only: str | None = None
+    ) -> list[_Candidate]:
+        return _candidates(
+            self.y, self.h, self.c, b, self.grid, self.rules, allow_h & self.h_ok, allow_c & self.c_ok, only
+        )
 
 
 def _candidates(
@@ -300,16 +414,13 @@ def _candidates(
     SS_res is also the highest adjusted R².
 
     ``h`` and ``c`` are the degree days at each balance point of ``grid``; only points in ``allow_h`` /
-    ``allow_c`` are tried, and only models labelled ``only`` when given. Balance points need enough degree
-    days (CalTRACK 2.0 §3.2); degree-day coefficients must be positive with p below the rules' limit
-    (§3.4). The intercept-only model always qualifies.
+    ``allow_c`` are tried (the caller leaves out those without enough degree days, CalTRACK 2.0 §3.2), and
+    only models labelled ``only`` when given. Degree-day coefficients must be positive with p below the
+    rules' limit (§3.4). The intercept-only model always qualifies.
     """
     n = y.size
-    need_dd = rules.min_degree_days_per_year_c * n / 365.0
-    h_ok = ((h > 0).sum(axis=0) >= rules.min_degree_days_nonzero) & (h.sum(axis=0) >= need_dd)
-    c_ok = ((c > 0).sum(axis=0) >= rules.min_degree_days_nonzero) & (c.sum(axis=0) >= need_dd)
-    hi = np.flatnonzero(h_ok & allow_h)
-    ci = np.flatnonzero(c_ok & allow_c)
+    hi = np.flatnonzero(allow_h)
+    ci = np.flatnonzero(allow_c)
     # Products over the columns in play only (row k of hs is balance point hi[k]).
     hs, cs = h[:, hi], c[:, ci]
     bb, bh, bc = b.T @ b, b.T @ hs, b.T @ cs

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tanhui.baseline.daily import degree_days, fit_daily
+from tanhui.baseline.daily import ADJUSTED_R2, CROSS_VALIDATION, degree_days, fit_daily
 from tanhui.baseline.errors import BaselineError
 from tanhui.baseline.metrics import cv_rmse, nmbe
 from tanhui.baseline.rules import BaselineRules
@@ -126,3 +126,59 @@ def test_hourly_temperatures_fill_each_days_hours() -> None:
     )
     assert series.hourly_temperature is not None
     assert np.isnan(series.hourly_temperature[1]).all()
+
+
+def _heating_year(seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """A heating climate with a wide day-night swing: daily means and each day's hours."""
+    rng = np.random.default_rng(seed)
+    day_mean = 10 + 9 * np.sin(2 * np.pi * (np.arange(365) - 100) / 365) + rng.normal(0, 2.0, 365)
+    swing = rng.uniform(3, 9, 365)
+    hourly = day_mean[:, None] + swing[:, None] * np.sin(2 * np.pi * (HOURS[None, :] - 9) / 24)
+    return hourly.mean(axis=1), hourly
+
+
+def test_cross_validation_keeps_the_daily_mean_when_use_follows_it(rules: BaselineRules) -> None:
+    mean, hourly = _heating_year()
+    rng = np.random.default_rng(9)
+    usage = 2 + 0.4 * np.maximum(15.0 - mean, 0) + rng.normal(0, 0.3, mean.size)
+    series = DailySeries(date(2025, 1, 1), usage, mean, hourly)
+    fit = fit_daily(series, rules, cooling=False, aggregation_rule=CROSS_VALIDATION)
+    params = fit.record.params
+    assert params["aggregation_rule"] == CROSS_VALIDATION
+    scores = params["aggregation_scores"]
+    assert scores["daily_mean"] < scores["degree_hours"]
+    assert params["temperature_aggregation"] == "daily_mean"
+    assert fit.heating_balance_c == pytest.approx(15.0, abs=0.5)
+
+
+def test_cross_validation_picks_degree_hours_when_use_follows_the_hours(rules: BaselineRules) -> None:
+    series, _ = _diurnal_year(365, balance=26.0, slope=1.2)
+    params = fit_daily(series, rules, aggregation_rule=CROSS_VALIDATION).record.params
+    assert params["aggregation_rule"] == CROSS_VALIDATION
+    assert params["aggregation_scores"]["degree_hours"] < params["aggregation_scores"]["daily_mean"]
+    assert params["temperature_aggregation"] == "degree_hours"
+
+
+def test_the_aggregation_rule_is_recorded(rules: BaselineRules) -> None:
+    series, _ = _diurnal_year(365, balance=26.0, slope=1.2)
+    params = fit_daily(series, rules).record.params
+    assert params["aggregation_rule"] == ADJUSTED_R2
+    assert params["aggregation_scores"]["degree_hours"] > params["aggregation_scores"]["daily_mean"]
+    # Without hours there is nothing to choose.
+    plain = DailySeries(series.first, series.usage, series.temperature)
+    assert (
+        fit_daily(plain, rules, aggregation_rule=CROSS_VALIDATION).record.params["aggregation_rule"] is None
+    )
+
+
+def test_a_window_too_short_for_three_training_sets_falls_back_to_adjusted_r2(rules: BaselineRules) -> None:
+    # 30 days: the first fold holds 28 of them, leaving 2 to train on.
+    series, _ = _diurnal_year(30, balance=26.0, slope=1.2)
+    params = fit_daily(series, rules, aggregation_rule=CROSS_VALIDATION).record.params
+    assert params["aggregation_rule"] == ADJUSTED_R2
+
+
+def test_an_unknown_aggregation_rule_is_refused(rules: BaselineRules) -> None:
+    with pytest.raises(BaselineError) as raised:
+        fit_daily(cooling_series(), rules, aggregation_rule="bic")
+    assert raised.value.code == "unknown_rule"
