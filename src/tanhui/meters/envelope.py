@@ -39,14 +39,14 @@ import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
+from tanhui.domain.reading import MeterReading
+from tanhui.meters.errors import MeterError
+
 _native: ModuleType | None
 try:  # the C reader of decode_columns; without a compiler the Python one does the same, slower
     from tanhui.meters import _columns as _native
 except ImportError:  # pragma: no cover - depends on the build
     _native = None
-
-from tanhui.domain.reading import MeterReading
-from tanhui.meters.errors import MeterError
 
 VERSION = 1
 MAX_READINGS = 100_000
