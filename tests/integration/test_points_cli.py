@@ -125,8 +125,9 @@ def test_the_points_commands(cli: CliRunner, engine: Engine, world: World, tmp_p
             reward_id=reward.id,
             voucher_id=0xBEEF,
             key=key,
-            now=NOW,
-            today=date(2026, 11, 18),
+            # As of the clock the CLI validates by: a fixed day here expired a week after it was written.
+            now=int(utc_now().timestamp()),
+            today=utc_now().date(),
         )
     assert merchant is not None
     code, out = run("vouchers", "validate", voucher.code, "--merchant", "shop")
