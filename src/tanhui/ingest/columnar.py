@@ -133,9 +133,9 @@ def candidates(
         checked = _checked(table, columns, gateway, received_at, rules)
         if checked is None:
             return None
-        for name in columns.register_keys:
-            names.setdefault(name, len(names))
-        local = np.array([names[name] for name in columns.register_keys], dtype=np.int64)
+        local = np.array(
+            [names.setdefault(name, len(names)) for name in columns.register_keys], dtype=np.int64
+        )
         parts.append((index, checked[0], local[columns.register_index], columns.times, checked[1]))
     if not parts or len(names) > _MAX_REGISTERS:
         return None

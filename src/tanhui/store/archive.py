@@ -27,6 +27,7 @@ before) is still read and recompressed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import lzma
 import threading
@@ -134,16 +135,14 @@ def _zlib_dict(payload: bytes, level: int = _ZLIB_LEVEL) -> bytes:
 
 
 _zstd_local = threading.local()
-_zstd_dict_v1: list[zstandard.ZstdCompressionDict] = []
 
 
+@functools.cache
 def _zstd_dict() -> zstandard.ZstdCompressionDict:
     # Built once: loading a dictionary is most of the cost of compressing a small envelope.
-    if not _zstd_dict_v1:
-        loaded = zstandard.ZstdCompressionDict(_DICT_V1, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
-        loaded.precompute_compress(level=_ZSTD_FAST_LEVEL)
-        _zstd_dict_v1.append(loaded)
-    return _zstd_dict_v1[0]
+    loaded = zstandard.ZstdCompressionDict(_DICT_V1, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+    loaded.precompute_compress(level=_ZSTD_FAST_LEVEL)
+    return loaded
 
 
 def _zstd() -> zstandard.ZstdCompressor:
