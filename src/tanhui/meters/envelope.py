@@ -187,18 +187,6 @@ class ReadingColumns:
     def __len__(self) -> int:
         return len(self.times)
 
-    @property
-    def meters(self) -> list[str]:
-        return [self.meter_keys[i] for i in self.meter_index.tolist()]
-
-    @property
-    def registers(self) -> list[str]:
-        return [self.register_keys[i] for i in self.register_index.tolist()]
-
-    @property
-    def units(self) -> list[str]:
-        return [self.unit_keys[i] for i in self.unit_index.tolist()]
-
 
 class _Plain(msgspec.Struct, forbid_unknown_fields=False, kw_only=True, gc=False):
     meter: str

@@ -83,7 +83,7 @@ def test_an_envelope_of_plain_readings_decodes_to_the_same_readings_both_ways(
         return
     assert (columns.gateway, columns.seq, columns.boot) == (full.gateway, full.seq, full.boot)
     for i, reading in enumerate(full.readings):
-        assert columns.meters[i] == reading.meter
+        assert columns.meter_keys[columns.meter_index[i]] == reading.meter
         assert columns.times[i] == int(reading.time.timestamp())
         assert Decimal(int(columns.mantissas[i])).scaleb(-int(columns.decimals[i])) == reading.value
 
@@ -107,7 +107,18 @@ def _same(a: envelope.ReadingColumns | None, b: envelope.ReadingColumns | None) 
         return a is b
     return (a.gateway, a.seq, a.boot) == (b.gateway, b.seq, b.boot) and all(
         list(getattr(a, name)) == list(getattr(b, name))
-        for name in ("meters", "registers", "units", "times", "mantissas", "decimals")
+        # Keys in order of first appearance in both readers, so keys and indexes agree exactly.
+        for name in (
+            "meter_keys",
+            "meter_index",
+            "register_keys",
+            "register_index",
+            "unit_keys",
+            "unit_index",
+            "times",
+            "mantissas",
+            "decimals",
+        )
     )
 
 
