@@ -28,6 +28,7 @@ regressions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,7 +166,7 @@ class _Best:
     aggregation: str
 
 
-def _adjusted_r2(y: Float) -> Any:
+def _adjusted_r2(y: Float) -> Callable[[_Candidate], float]:
     """Adjusted R² of a candidate fitted to ``y`` (the score CalTRACK 2.0 §3.4 selects by)."""
     n = y.size
     ss_tot = float(np.sum((y - y.mean()) ** 2))
@@ -361,7 +362,7 @@ class _Search:
         rules: BaselineRules,
         coarse: NDArray[np.bool_],
         cooling: bool,
-        score: Any,
+        score: Callable[[_Candidate], float],
     ) -> None:
         self.y, self.h, self.c, self.grid, self.rules = y, h, c, grid, rules
         self.coarse, self.cooling, self.score = coarse, cooling, score
