@@ -30,7 +30,7 @@ from tanhui.store import migrate, registry
 from tanhui.store import readings as readings_repo
 from tanhui.store.engine import make_engine
 from tanhui.store.registry import Gateway
-from tanhui.store.schema import gateways, quarantine
+from tanhui.store.schema import gateways, ingest_batches, quarantine
 
 NOW = datetime(2026, 11, 25, 2, tzinfo=UTC)
 CST = timezone(timedelta(hours=8))
@@ -207,9 +207,27 @@ def _deliveries(seed: int, calls: int, first_seq: int = 0) -> list[list[tuple[st
     return [[sender.envelope("gw-1") for _ in range(rng.randint(1, 3))] for _ in range(calls)]
 
 
-def _outcome(result: IngestResult) -> tuple[Any, ...]:
+def _batches(engine: Engine) -> dict[int, tuple[Any, ...]]:
+    """Each ingest batch by id: what it is (gateway, boot, seq, transport, payload digest). The two paths
+    may number batches in another order (the array path writes its envelopes first), so batches are
+    compared by what they are."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                ingest_batches.c.id,
+                ingest_batches.c.gateway_id,
+                ingest_batches.c.boot,
+                ingest_batches.c.seq,
+                ingest_batches.c.transport,
+                ingest_batches.c.sha256,
+            )
+        )
+        return {int(row[0]): tuple(row[1:]) for row in rows}
+
+
+def _outcome(result: IngestResult, batches: dict[int, tuple[Any, ...]]) -> tuple[Any, ...]:
     return (
-        result.batch_id,
+        None if result.batch_id is None else batches[result.batch_id],
         result.stored,
         result.duplicates,
         result.quarantined,
@@ -218,10 +236,12 @@ def _outcome(result: IngestResult) -> tuple[Any, ...]:
 
 
 def _state(engine: Engine) -> tuple[list[Any], list[Any], list[Any]]:
+    batches = _batches(engine)
     with engine.connect() as conn:
-        stored = [
-            (r.meter_id, r.register, r.meter_time, r.value, r.batch_id) for r in readings_repo.scan(conn)
-        ]
+        stored = sorted(
+            (r.meter_id, r.register, r.meter_time, r.value, batches[r.batch_id])
+            for r in readings_repo.scan(conn)
+        )
         held = [
             tuple(row)
             for row in conn.execute(
@@ -252,11 +272,9 @@ def _run(
             gateway = registry.gateway_by_name(conn, name)
             assert gateway is not None
             by_name[name] = gateway
-    outcomes = [
-        [_outcome(r) for r in ingestor.ingest_many([(p, by_name[g]) for g, p in call], transport="mqtt")]
-        for call in calls
-    ]
-    return outcomes, ingestor
+    results = [ingestor.ingest_many([(p, by_name[g]) for g, p in call], transport="mqtt") for call in calls]
+    batches = _batches(engine)
+    return [[_outcome(r, batches) for r in call] for call in results], ingestor
 
 
 def _compare(fast: Engine, reference: Engine, calls: list[list[tuple[str, bytes]]]) -> Ingestor:
@@ -312,6 +330,55 @@ def test_clean_batches_take_the_array_path_and_faulty_ones_do_not(template: Path
         assert outcomes[0][0][4] in ([("decreasing_register", 1)], [])
     finally:
         engine.dispose()
+
+
+def _envelope(sender: _Sender, serials: list[str], hours: list[int], *, fall: str | None = None) -> bytes:
+    """An envelope of gw-1 with the readings of ``serials`` at ``hours``; ``fall``: that meter's last
+    reading far below what it reported before."""
+    items = [sender.reading(serial, hour) for hour in hours for serial in serials]
+    if fall is not None:
+        item = next(i for i in reversed(items) if i["meter"] == fall)
+        item["value"] = "0.001"
+    seq = sender.seqs.get("gw-1", 0) + 1
+    sender.seqs["gw-1"] = seq
+    return envelope._encoder.encode(
+        {"v": 1, "gateway": "gw-1", "seq": seq, "sent_at": NOW.isoformat(), "readings": items}
+    )
+
+
+@pytest.mark.parametrize(
+    ("faulty_meters", "on_arrays"),
+    [
+        # The faulty envelope's meter is in no other envelope: the other two are checked on arrays.
+        (["310000000001"], 2),
+        # It shares a meter with the second envelope, which therefore goes the per-reading way too.
+        (["310000000001", "210000000001"], 1),
+    ],
+)
+def test_a_faulty_envelope_leaves_the_batch_s_other_meters_on_the_array_path(
+    template: Path, tmp_path: Path, faulty_meters: list[str], on_arrays: int
+) -> None:
+    engines = []
+    for name in ("fast", "reference"):
+        shutil.copy(template, tmp_path / f"{name}.db")
+        engines.append(make_engine(f"sqlite:///{tmp_path / name}.db"))
+    try:
+        sender = _Sender(random.Random(3), 0.0, day=28)
+        history = [[("gw-1", _envelope(sender, sorted(METERS), list(range(6))))]]
+        batch = [
+            ("gw-1", _envelope(sender, ["110000000001", "110000000002"], [6, 7])),
+            ("gw-1", _envelope(sender, ["210000000001"], [6, 7])),
+            ("gw-1", _envelope(sender, faulty_meters, [8, 9], fall="310000000001")),
+        ]
+        ingestor = _compare(engines[0], engines[1], [*history, batch])
+        assert ingestor.batches_on_arrays == 1  # the history
+        assert ingestor.envelopes_on_arrays == 1 + on_arrays
+        stored, held, _ = _state(engines[0])
+        assert [h[2] for h in held] == ["decreasing_register"]
+        assert len(stored) == 6 * len(METERS) + 2 * 2 + 2 + 2 * len(faulty_meters) - 1
+    finally:
+        for engine in engines:
+            engine.dispose()
 
 
 @pytest.fixture

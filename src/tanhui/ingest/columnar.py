@@ -119,8 +119,10 @@ def candidates(
     batch: Sequence[tuple[ReadingColumns, Gateway]],
     received_at: int,
     rules: IngestRules,
-) -> Candidates | None:
-    """The batch's readings as arrays when every one passes the per-reading checks, else None.
+) -> tuple[Candidates | None, set[int]]:
+    """The batch's readings as arrays when every one passes the per-reading checks; else None and the
+    positions of the envelopes that hold a failing reading (none named: the batch as a whole does not fit
+    the arrays).
 
     The rules are those of :mod:`tanhui.ingest.checks` and of the pipeline's meter lookup: a registered
     meter installed at the reading's time, forwarded by an allowed gateway, in the meter's unit, a whole
@@ -129,16 +131,20 @@ def candidates(
     """
     names: dict[str, int] = {}
     parts: list[tuple[int, Ints, Ints, Ints, Ints]] = []
+    failed: set[int] = set()
     for index, (columns, gateway) in enumerate(batch):
         checked = _checked(table, columns, gateway, received_at, rules)
         if checked is None:
-            return None
+            failed.add(index)
+            continue
         local = np.array(
             [names.setdefault(name, len(names)) for name in columns.register_keys], dtype=np.int64
         )
         parts.append((index, checked[0], local[columns.register_index], columns.times, checked[1]))
+    if failed:
+        return None, failed
     if not parts or len(names) > _MAX_REGISTERS:
-        return None
+        return None, set()
     rows = np.concatenate([p[1] for p in parts])
     found = Candidates(
         envelope=np.concatenate([np.full(len(p[1]), p[0], dtype=np.int64) for p in parts]),
@@ -156,7 +162,13 @@ def candidates(
         & (np.diff(found.register[order]) == 0)
         & (np.diff(found.time[order]) == 0)
     )
-    return None if same.any() else found
+    if same.any():
+        # Both readings of a key given twice.
+        twice = np.zeros(len(found), dtype=np.bool_)
+        twice[order[1:][same]] = True
+        twice[order[:-1][same]] = True
+        return None, set(found.envelope[twice].tolist())
+    return found, set()
 
 
 def _checked(
@@ -255,11 +267,14 @@ def without_predecessor(earliest: dict[tuple[int, int], int], stored: Stored) ->
     return [key for key, first in earliest.items() if not oldest.get(key, first) < first]
 
 
-def continues(found: Candidates, stored: Stored) -> bool:
-    """True when no new reading is already stored and every register only rises (or rolls over).
+def discontinuous(found: Candidates, stored: Stored) -> set[int]:
+    """The positions of the envelopes with a new reading that is already stored or that makes its register
+    fall; empty when every register only rises (or rolls over).
 
     Each new reading is checked against the reading just before it (stored or new) and against the
-    next stored one after it, with the rule of :func:`tanhui.meters.continuity.step`.
+    next stored one after it, with the rule of :func:`tanhui.meters.continuity.step`. Of a new pair that
+    falls, the later reading's envelope is named: the caller sends every envelope with that meter the
+    per-reading way, which decides which reading is at fault.
     """
     n_new = len(found)
     meter = np.concatenate([found.meter_id, stored.meter_id])
@@ -273,13 +288,12 @@ def continues(found: Candidates, stored: Stored) -> bool:
     order = np.lexsort((new, time, register, meter))
     meter, register, time, value = meter[order], register[order], time[order], value[order]
     new, capacity, limit = new[order], capacity[order], limit[order]
+    bad = np.zeros(len(meter), dtype=np.bool_)
     same_register = (meter[1:] == meter[:-1]) & (register[1:] == register[:-1])
-    if (same_register & (time[1:] == time[:-1]) & new[1:] & ~new[:-1]).any():
-        return False
+    bad[1:] |= same_register & (time[1:] == time[:-1]) & new[1:] & ~new[:-1]
     # From the reading before to each new one.
     checked = same_register & new[1:]
-    if not _steps_ok(value[:-1][checked], value[1:][checked], capacity[1:][checked], limit[1:][checked]):
-        return False
+    bad[1:] |= checked & ~_steps_ok(value[:-1], value[1:], capacity[1:], limit[1:])
     # From each new reading to the next stored one of its register.
     positions = np.arange(len(meter))
     stored_at = np.where(new, len(meter), positions)
@@ -290,11 +304,14 @@ def continues(found: Candidates, stored: Stored) -> bool:
     theirs = after[has_after]
     same = (meter[theirs] == meter[mine]) & (register[theirs] == register[mine])
     mine, theirs = mine[same], theirs[same]
-    return _steps_ok(value[mine], value[theirs], capacity[mine], limit[mine])
+    bad[mine[~_steps_ok(value[mine], value[theirs], capacity[mine], limit[mine])]] = True
+    return set(found.envelope[order[bad & new]].tolist())
 
 
-def _steps_ok(before: Ints, after: Ints, capacity: Ints, limit: Ints) -> bool:
+def _steps_ok(before: Ints, after: Ints, capacity: Ints, limit: Ints) -> NDArray[np.bool_]:
+    """For each pair, whether ``before`` → ``after`` is a rise or a rollover of the register."""
     in_range = (before >= 0) & (before < capacity) & (after >= 0) & (after < capacity)
     rises = after >= before
     rolls_over = capacity - before + after <= limit
-    return bool((in_range & (rises | rolls_over)).all())
+    result: NDArray[np.bool_] = in_range & (rises | rolls_over)
+    return result

@@ -100,8 +100,10 @@ class Ingestor:
         checks are tested against)."""
         self._engine = engine
         self._batch_checks = batch_checks
-        # How many batches the array checks stored whole (the rest went reading by reading).
+        # How many batches the array checks stored whole, and how many envelopes they stored (the rest went
+        # reading by reading).
         self.batches_on_arrays = 0
+        self.envelopes_on_arrays = 0
         self._table: columnar.MeterTable | None = None
         self._clock = clock
         self.rules = rules if rules is not None else IngestRules.load()
@@ -147,94 +149,140 @@ class Ingestor:
         """The results, and the highest new sequence number of each gateway (recorded after the commit)."""
         received_at = int(self._clock().timestamp())
         results = [IngestResult() for _ in deliveries]
+        highest: dict[GatewayId, int] = {}
+        rest = list(range(len(deliveries)))
         with self._engine.begin() as conn:
             if self._batch_checks:
-                clean = self._ingest_clean(conn, deliveries, transport, received_at)
-                if clean is not None:
-                    self.batches_on_arrays += 1
-                    return clean
-            batch = _Batch()
-            opened: list[tuple[int, envelope.Envelope, str]] = []
-            for index, (payload, gateway) in enumerate(deliveries):
-                try:
-                    env = envelope.decode(payload)
-                except envelope.EnvelopeError as exc:
-                    batch.reject(index, Rejection(Reason.MALFORMED_ENVELOPE, exc.message, payload))
-                    continue
-                if env.gateway != gateway.name:
-                    message = (
-                        f"envelope names gateway {env.gateway!r} but was sent with {gateway.name!r}'s "
-                        "credentials"
-                    )
-                    batch.reject(index, Rejection(Reason.GATEWAY_MISMATCH, message, payload))
-                    continue
-                opened.append((index, env, hashlib.sha256(payload).hexdigest()))
-            seen = readings_repo.envelope_digests(
-                conn, [(deliveries[i][1].id, env.boot, env.seq) for i, env, _ in opened]
+                on_arrays = self._ingest_on_arrays(conn, deliveries, transport, received_at)
+                if on_arrays is not None:
+                    done, highest = on_arrays
+                    for index, result in done.items():
+                        results[index] = result
+                    self.envelopes_on_arrays += len(done)
+                    if len(done) == len(deliveries):
+                        self.batches_on_arrays += 1
+                        return results, highest
+                    rest = [index for index in rest if index not in done]
+            others, more = self._ingest_per_reading(
+                conn, [deliveries[index] for index in rest], transport, received_at
             )
-            decoded: list[tuple[int, envelope.Envelope]] = []
-            for index, env, digest in opened:
-                payload, gateway = deliveries[index]
-                key = (gateway.id, env.boot, env.seq)
-                if key in seen:
-                    if seen[key] == digest:
-                        # The same envelope again (a QoS 1 redelivery, an HTTP retry): a no-op.
-                        results[index].duplicates += self._reading_count(conn, gateway, env.items)
-                    else:
-                        batch.reject(index, _replayed(env, payload))
-                    continue
-                seen[key] = digest
-                decoded.append((index, env))
-                self._check_items(conn, gateway, index, env.items, received_at, batch)
-            self._sort_against_store(conn, batch)
-            written: list[tuple[int, list[StoredReading]]] = []
-            for index, env in decoded:
-                payload, gateway = deliveries[index]
-                written.append(
-                    self._archive(
-                        conn, gateway, transport, received_at, env, payload, batch, index, results[index]
-                    )
+        for index, result in zip(rest, others, strict=True):
+            results[index] = result
+        return results, _highest_seqs([*highest.items(), *more.items()])
+
+    def _ingest_per_reading(
+        self, conn: Connection, deliveries: Sequence[tuple[bytes, Gateway]], transport: str, received_at: int
+    ) -> tuple[list[IngestResult], dict[GatewayId, int]]:
+        """Check every reading of ``deliveries`` one by one, naming the rule each rejected one breaks;
+        store the good ones and quarantine the rest (the reference the array checks are held to)."""
+        results = [IngestResult() for _ in deliveries]
+        batch = _Batch()
+        opened: list[tuple[int, envelope.Envelope, str]] = []
+        for index, (payload, gateway) in enumerate(deliveries):
+            try:
+                env = envelope.decode(payload)
+            except envelope.EnvelopeError as exc:
+                batch.reject(index, Rejection(Reason.MALFORMED_ENVELOPE, exc.message, payload))
+                continue
+            if env.gateway != gateway.name:
+                message = (
+                    f"envelope names gateway {env.gateway!r} but was sent with {gateway.name!r}'s credentials"
                 )
-            readings_repo.add_many(conn, written)
-            for index, (_, gateway) in enumerate(deliveries):
-                self._quarantine(
-                    conn, gateway, transport, received_at, results[index], batch.rejections[index]
+                batch.reject(index, Rejection(Reason.GATEWAY_MISMATCH, message, payload))
+                continue
+            opened.append((index, env, hashlib.sha256(payload).hexdigest()))
+        seen = readings_repo.envelope_digests(
+            conn, [(deliveries[i][1].id, env.boot, env.seq) for i, env, _ in opened]
+        )
+        decoded: list[tuple[int, envelope.Envelope]] = []
+        for index, env, digest in opened:
+            payload, gateway = deliveries[index]
+            key = (gateway.id, env.boot, env.seq)
+            if key in seen:
+                if seen[key] == digest:
+                    # The same envelope again (a QoS 1 redelivery, an HTTP retry): a no-op.
+                    results[index].duplicates += self._reading_count(conn, gateway, env.items)
+                else:
+                    batch.reject(index, _replayed(env, payload))
+                continue
+            seen[key] = digest
+            decoded.append((index, env))
+            self._check_items(conn, gateway, index, env.items, received_at, batch)
+        self._sort_against_store(conn, batch)
+        written: list[tuple[int, list[StoredReading]]] = []
+        for index, env in decoded:
+            payload, gateway = deliveries[index]
+            written.append(
+                self._archive(
+                    conn, gateway, transport, received_at, env, payload, batch, index, results[index]
                 )
-                results[index].duplicates += batch.duplicates.get(index, 0)
+            )
+        readings_repo.add_many(conn, written)
+        for index, (_, gateway) in enumerate(deliveries):
+            self._quarantine(conn, gateway, transport, received_at, results[index], batch.rejections[index])
+            results[index].duplicates += batch.duplicates.get(index, 0)
         return results, _highest_seqs((deliveries[index][1].id, env.seq) for index, env in decoded)
 
-    def _ingest_clean(
+    def _ingest_on_arrays(
         self, conn: Connection, deliveries: Sequence[tuple[bytes, Gateway]], transport: str, received_at: int
-    ) -> tuple[list[IngestResult], dict[GatewayId, int]] | None:
-        """Store a batch in which every reading is good, checked on arrays (:mod:`tanhui.ingest.columnar`);
-        None, having written nothing, when any envelope or reading needs the per-reading path."""
-        batch: list[tuple[envelope.ReadingColumns, Gateway]] = []
-        for payload, gateway in deliveries:
+    ) -> tuple[dict[int, IngestResult], dict[GatewayId, int]] | None:
+        """Store, checked on arrays (:mod:`tanhui.ingest.columnar`), every envelope of the batch whose
+        readings are all good and whose meters no other envelope of the batch that is not all good carries;
+        their results by index and the highest sequence number of each gateway. None, having written
+        nothing, when no envelope qualifies.
+
+        An envelope that shares a meter with one that needs the per-reading path goes that way too, so that
+        the two paths never judge readings of one register separately: what is stored and quarantined is
+        then what the per-reading path alone would decide (tests/integration/test_ingest_batch_checks.py).
+        """
+        readable: dict[int, tuple[envelope.ReadingColumns, Gateway]] = {}
+        for index, (payload, gateway) in enumerate(deliveries):
             columns = envelope.decode_columns(payload)
-            if columns is None or columns.gateway != gateway.name:
-                return None
-            batch.append((columns, gateway))
-        keys = [(gateway.id, columns.boot, columns.seq) for columns, gateway in batch]
-        if len(set(keys)) < len(keys) or readings_repo.envelope_digests(conn, keys):
+            if columns is not None and columns.gateway == gateway.name:
+                readable[index] = (columns, gateway)
+        keys = {
+            index: (gateway.id, columns.boot, columns.seq) for index, (columns, gateway) in readable.items()
+        }
+        if not readable or len(set(keys.values())) < len(keys):
             return None
-        for _, gateway in batch:
+        seen = readings_repo.envelope_digests(conn, keys.values())
+        meters = _meters_of(deliveries, readable)
+        if meters is None:
+            return None
+        good = [index for index in readable if keys[index] not in seen]
+        for _, gateway in readable.values():
             self._load_community(conn, gateway)
         if self._table is None:
             spans = [(i.meter, i.start, i.end) for found in self._meters.values() for i in found]
             self._table = columnar.MeterTable.build(spans, self.rules)
-        found = columnar.candidates(self._table, batch, received_at, self.rules)
-        if found is None or not columnar.continues(found, self._stored_near(conn, found)):
-            return None
+        while True:
+            good = _untouched(good, meters)
+            if not good:
+                return None
+            batch = [readable[index] for index in good]
+            found, failed = columnar.candidates(self._table, batch, received_at, self.rules)
+            if found is not None:
+                failed = columnar.discontinuous(found, self._stored_near(conn, found))
+                if not failed:
+                    break
+            elif not failed:
+                return None
+            good = [index for position, index in enumerate(good) if position not in failed]
         ids = readings_repo.add_batches(
             conn,
             [
-                readings_repo.NewBatch(gateway.id, columns.seq, columns.boot, transport, received_at, payload)
-                for (payload, _), (columns, gateway) in zip(deliveries, batch, strict=True)
+                readings_repo.NewBatch(
+                    gateway.id, columns.seq, columns.boot, transport, received_at, deliveries[index][0]
+                )
+                for index, (columns, gateway) in zip(good, batch, strict=True)
             ],
         )
         batch_ids = np.array(ids, dtype=np.int64)
         stored = np.bincount(found.envelope, minlength=len(batch))
-        results = [IngestResult(batch_id=i, stored=int(n)) for i, n in zip(ids, stored.tolist(), strict=True)]
+        results = {
+            index: IngestResult(batch_id=i, stored=int(n))
+            for index, i, n in zip(good, ids, stored.tolist(), strict=True)
+        }
         codes = readings_repo.register_code_map(conn, set(found.names))
         code_of = np.array([codes[name] for name in found.names], dtype=np.int64)
         # In key order, so that PostgreSQL's index takes the rows as runs rather than at random places.
@@ -631,6 +679,42 @@ def _last_before(
         conn, {g[0] for g in lonely}, {g[1] for g in lonely}, min(earliest[g] for g in lonely)
     )
     return {group: tv for group, tv in found.items() if group in earliest and tv[0] < earliest[group]}
+
+
+def _meters_of(
+    deliveries: Sequence[tuple[bytes, Gateway]], readable: dict[int, tuple[envelope.ReadingColumns, Gateway]]
+) -> list[set[tuple[CommunityId, str]]] | None:
+    """The meters (community, serial) each envelope names; None when one carries frames, whose meters
+    only the per-reading path decodes. An envelope that does not decode names none: it stores nothing."""
+    meters: list[set[tuple[CommunityId, str]]] = []
+    for index, (payload, gateway) in enumerate(deliveries):
+        community = gateway.community_id
+        if index in readable:
+            meters.append({(community, serial) for serial in readable[index][0].meter_keys})
+            continue
+        try:
+            items = envelope.decode(payload).items
+        except envelope.EnvelopeError:
+            meters.append(set())
+            continue
+        if any(isinstance(item, FrameItem) for item in items):
+            return None
+        meters.append({(community, item.meter) for item in items if isinstance(item, MeterReading)})
+    return meters
+
+
+def _untouched(good: list[int], meters: list[set[tuple[CommunityId, str]]]) -> list[int]:
+    """The envelopes of ``good`` that share no meter with an envelope outside it, directly or through
+    others that do."""
+    kept = set(good)
+    tainted = set().union(*(m for index, m in enumerate(meters) if index not in kept))
+    while True:
+        touched = {index for index in kept if not meters[index].isdisjoint(tainted)}
+        if not touched:
+            return [index for index in good if index in kept]
+        kept -= touched
+        for index in touched:
+            tainted |= meters[index]
 
 
 def _highest_seqs(sequence_numbers: Iterable[tuple[GatewayId, int]]) -> dict[GatewayId, int]:
