@@ -381,6 +381,41 @@ def test_a_faulty_envelope_leaves_the_batch_s_other_meters_on_the_array_path(
             engine.dispose()
 
 
+@pytest.mark.parametrize("again", ["redelivered", "replayed", "wrong_gateway"])
+def test_an_envelope_judged_whole_leaves_its_meters_on_the_array_path(
+    template: Path, tmp_path: Path, again: str
+) -> None:
+    """A redelivery (counted), a replay or an envelope naming another gateway (quarantined whole) has no
+    reading judged by a rule, so the batch's other envelopes of the same meters stay on arrays."""
+    engines = []
+    for name in ("fast", "reference"):
+        shutil.copy(template, tmp_path / f"{name}.db")
+        engines.append(make_engine(f"sqlite:///{tmp_path / name}.db"))
+    try:
+        sender = _Sender(random.Random(4), 0.0, day=28)
+        first = _envelope(sender, sorted(METERS), list(range(6)))
+        odd = first
+        if again == "replayed":
+            odd = first.replace(b'"seq":1,', b'"seq":1,"sent_at_note":"x",', 1)
+        elif again == "wrong_gateway":
+            odd = _envelope(sender, sorted(METERS), [6]).replace(b'"gw-1"', b'"gw-2"', 1)
+        assert odd != first or again == "redelivered"
+        later = _envelope(sender, sorted(METERS), list(range(7, 12)))
+        ingestor = _compare(engines[0], engines[1], [[("gw-1", first)], [("gw-1", odd), ("gw-1", later)]])
+        assert ingestor.envelopes_on_arrays == 2  # the first, then the later one beside the odd one
+        stored, held, _ = _state(engines[0])
+        assert len(stored) == 11 * len(METERS)
+        expected = {
+            "redelivered": [],
+            "replayed": ["replayed_sequence"],
+            "wrong_gateway": ["gateway_mismatch"],
+        }
+        assert [h[2] for h in held] == expected[again]
+    finally:
+        for engine in engines:
+            engine.dispose()
+
+
 @pytest.fixture
 def pg_pair() -> Iterator[tuple[Engine, Engine]]:
     from tests.conftest import PG_ADMIN  # noqa: PLC0415

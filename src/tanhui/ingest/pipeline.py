@@ -235,18 +235,17 @@ class Ingestor:
         the two paths never judge readings of one register separately: what is stored and quarantined is
         then what the per-reading path alone would decide (tests/integration/test_ingest_batch_checks.py).
         """
-        readable: dict[int, tuple[envelope.ReadingColumns, Gateway]] = {}
-        for index, (payload, gateway) in enumerate(deliveries):
-            columns = envelope.decode_columns(payload)
-            if columns is not None and columns.gateway == gateway.name:
-                readable[index] = (columns, gateway)
+        readable, others = _opened(deliveries)
+        if not readable:
+            return None
         keys = {
             index: (gateway.id, columns.boot, columns.seq) for index, (columns, gateway) in readable.items()
         }
-        if not readable or len(set(keys.values())) < len(keys):
+        keys.update({index: (deliveries[index][1].id, env.boot, env.seq) for index, env in others.items()})
+        if len(set(keys.values())) < len(keys):
             return None
         seen = readings_repo.envelope_digests(conn, keys.values())
-        meters = _meters_of(deliveries, readable)
+        meters = _judged_meters(deliveries, readable, others, {i for i, key in keys.items() if key in seen})
         if meters is None:
             return None
         good = [index for index in readable if keys[index] not in seen]
@@ -681,25 +680,52 @@ def _last_before(
     return {group: tv for group, tv in found.items() if group in earliest and tv[0] < earliest[group]}
 
 
-def _meters_of(
-    deliveries: Sequence[tuple[bytes, Gateway]], readable: dict[int, tuple[envelope.ReadingColumns, Gateway]]
-) -> list[set[tuple[CommunityId, str]]] | None:
-    """The meters (community, serial) each envelope names; None when one carries frames, whose meters
-    only the per-reading path decodes. An envelope that does not decode names none: it stores nothing."""
-    meters: list[set[tuple[CommunityId, str]]] = []
+def _opened(
+    deliveries: Sequence[tuple[bytes, Gateway]],
+) -> tuple[dict[int, tuple[envelope.ReadingColumns, Gateway]], dict[int, envelope.Envelope]]:
+    """The envelopes in columns (by index), and the others that decode and name their sender. An envelope
+    in neither is quarantined whole by the per-reading path."""
+    readable: dict[int, tuple[envelope.ReadingColumns, Gateway]] = {}
+    others: dict[int, envelope.Envelope] = {}
     for index, (payload, gateway) in enumerate(deliveries):
-        community = gateway.community_id
-        if index in readable:
-            meters.append({(community, serial) for serial in readable[index][0].meter_keys})
+        columns = envelope.decode_columns(payload)
+        if columns is not None and columns.gateway == gateway.name:
+            readable[index] = (columns, gateway)
             continue
         try:
-            items = envelope.decode(payload).items
+            env = envelope.decode(payload)
         except envelope.EnvelopeError:
-            meters.append(set())
             continue
-        if any(isinstance(item, FrameItem) for item in items):
+        if env.gateway == gateway.name:
+            others[index] = env
+    return readable, others
+
+
+def _judged_meters(
+    deliveries: Sequence[tuple[bytes, Gateway]],
+    readable: dict[int, tuple[envelope.ReadingColumns, Gateway]],
+    others: dict[int, envelope.Envelope],
+    seen: set[int],
+) -> list[set[tuple[CommunityId, str]]] | None:
+    """For each envelope, the meters (community, serial) whose readings in it the checks will judge; None
+    when one carries frames, whose meters only the per-reading path decodes.
+
+    An envelope that does not decode, names another gateway, or was seen before (a redelivery is counted,
+    a replay quarantined whole) has its readings judged by no rule: it names none, and the envelopes that
+    share its meters may stay on arrays.
+    """
+    meters: list[set[tuple[CommunityId, str]]] = []
+    for index, (_, gateway) in enumerate(deliveries):
+        community = gateway.community_id
+        if index in seen or (index not in readable and index not in others):
+            meters.append(set())
+        elif index in readable:
+            meters.append({(community, serial) for serial in readable[index][0].meter_keys})
+        elif any(isinstance(item, FrameItem) for item in others[index].items):
             return None
-        meters.append({(community, item.meter) for item in items if isinstance(item, MeterReading)})
+        else:
+            items = others[index].items
+            meters.append({(community, item.meter) for item in items if isinstance(item, MeterReading)})
     return meters
 
 
