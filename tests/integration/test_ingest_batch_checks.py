@@ -356,64 +356,60 @@ def _envelope(sender: _Sender, serials: list[str], hours: list[int], *, fall: st
     ],
 )
 def test_a_faulty_envelope_leaves_the_batch_s_other_meters_on_the_array_path(
-    template: Path, tmp_path: Path, faulty_meters: list[str], on_arrays: int
+    sqlite_pair: list[Engine], faulty_meters: list[str], on_arrays: int
 ) -> None:
-    engines = []
-    for name in ("fast", "reference"):
-        shutil.copy(template, tmp_path / f"{name}.db")
-        engines.append(make_engine(f"sqlite:///{tmp_path / name}.db"))
-    try:
-        sender = _Sender(random.Random(3), 0.0, day=28)
-        history = [[("gw-1", _envelope(sender, sorted(METERS), list(range(6))))]]
-        batch = [
-            ("gw-1", _envelope(sender, ["110000000001", "110000000002"], [6, 7])),
-            ("gw-1", _envelope(sender, ["210000000001"], [6, 7])),
-            ("gw-1", _envelope(sender, faulty_meters, [8, 9], fall="310000000001")),
-        ]
-        ingestor = _compare(engines[0], engines[1], [*history, batch])
-        assert ingestor.batches_on_arrays == 1  # the history
-        assert ingestor.envelopes_on_arrays == 1 + on_arrays
-        stored, held, _ = _state(engines[0])
-        assert [h[2] for h in held] == ["decreasing_register"]
-        assert len(stored) == 6 * len(METERS) + 2 * 2 + 2 + 2 * len(faulty_meters) - 1
-    finally:
-        for engine in engines:
-            engine.dispose()
+    sender = _Sender(random.Random(3), 0.0, day=28)
+    history = [[("gw-1", _envelope(sender, sorted(METERS), list(range(6))))]]
+    batch = [
+        ("gw-1", _envelope(sender, ["110000000001", "110000000002"], [6, 7])),
+        ("gw-1", _envelope(sender, ["210000000001"], [6, 7])),
+        ("gw-1", _envelope(sender, faulty_meters, [8, 9], fall="310000000001")),
+    ]
+    ingestor = _compare(sqlite_pair[0], sqlite_pair[1], [*history, batch])
+    assert ingestor.batches_on_arrays == 1  # the history
+    assert ingestor.envelopes_on_arrays == 1 + on_arrays
+    stored, held, _ = _state(sqlite_pair[0])
+    assert [h[2] for h in held] == ["decreasing_register"]
+    assert len(stored) == 6 * len(METERS) + 2 * 2 + 2 + 2 * len(faulty_meters) - 1
 
 
 @pytest.mark.parametrize("again", ["redelivered", "replayed", "wrong_gateway"])
 def test_an_envelope_judged_whole_leaves_its_meters_on_the_array_path(
-    template: Path, tmp_path: Path, again: str
+    sqlite_pair: list[Engine], again: str
 ) -> None:
     """A redelivery (counted), a replay or an envelope naming another gateway (quarantined whole) has no
     reading judged by a rule, so the batch's other envelopes of the same meters stay on arrays."""
+    sender = _Sender(random.Random(4), 0.0, day=28)
+    first = _envelope(sender, sorted(METERS), list(range(6)))
+    odd = first
+    if again == "replayed":
+        odd = first.replace(b'"seq":1,', b'"seq":1,"sent_at_note":"x",', 1)
+    elif again == "wrong_gateway":
+        odd = _envelope(sender, sorted(METERS), [6]).replace(b'"gw-1"', b'"gw-2"', 1)
+    assert odd != first or again == "redelivered"
+    later = _envelope(sender, sorted(METERS), list(range(7, 12)))
+    ingestor = _compare(sqlite_pair[0], sqlite_pair[1], [[("gw-1", first)], [("gw-1", odd), ("gw-1", later)]])
+    assert ingestor.envelopes_on_arrays == 2  # the first, then the later one beside the odd one
+    stored, held, _ = _state(sqlite_pair[0])
+    assert len(stored) == 11 * len(METERS)
+    expected = {
+        "redelivered": [],
+        "replayed": ["replayed_sequence"],
+        "wrong_gateway": ["gateway_mismatch"],
+    }
+    assert [h[2] for h in held] == expected[again]
+
+
+@pytest.fixture
+def sqlite_pair(template: Path, tmp_path: Path) -> Iterator[list[Engine]]:
+    """Two copies of the template store: ``[fast, reference]``."""
     engines = []
     for name in ("fast", "reference"):
         shutil.copy(template, tmp_path / f"{name}.db")
         engines.append(make_engine(f"sqlite:///{tmp_path / name}.db"))
-    try:
-        sender = _Sender(random.Random(4), 0.0, day=28)
-        first = _envelope(sender, sorted(METERS), list(range(6)))
-        odd = first
-        if again == "replayed":
-            odd = first.replace(b'"seq":1,', b'"seq":1,"sent_at_note":"x",', 1)
-        elif again == "wrong_gateway":
-            odd = _envelope(sender, sorted(METERS), [6]).replace(b'"gw-1"', b'"gw-2"', 1)
-        assert odd != first or again == "redelivered"
-        later = _envelope(sender, sorted(METERS), list(range(7, 12)))
-        ingestor = _compare(engines[0], engines[1], [[("gw-1", first)], [("gw-1", odd), ("gw-1", later)]])
-        assert ingestor.envelopes_on_arrays == 2  # the first, then the later one beside the odd one
-        stored, held, _ = _state(engines[0])
-        assert len(stored) == 11 * len(METERS)
-        expected = {
-            "redelivered": [],
-            "replayed": ["replayed_sequence"],
-            "wrong_gateway": ["gateway_mismatch"],
-        }
-        assert [h[2] for h in held] == expected[again]
-    finally:
-        for engine in engines:
-            engine.dispose()
+    yield engines
+    for engine in engines:
+        engine.dispose()
 
 
 @pytest.fixture
@@ -452,7 +448,7 @@ def _late_readings_after_compaction(engine: Engine, batch_checks: bool) -> tuple
     calls = [[sender.envelope("gw-1", list(range(h, h + 6)))] for h in range(0, 72, 6)]
     outcomes, _ = _run(engine, batch_checks, calls)
     compact(engine, now=int((ORIGIN + timedelta(days=31)).timestamp()))
-    late = []
+    late: list[list[tuple[str, bytes]]] = []
     for serial, value in (("110000000001", None), ("210000000001", "0.001")):
         item = sender.reading(serial, 36)
         item["time"] = (datetime.fromisoformat(item["time"]) + timedelta(minutes=30)).isoformat()
@@ -470,21 +466,13 @@ def _late_readings_after_compaction(engine: Engine, batch_checks: bool) -> tuple
     return [outcomes + late_outcomes, _state(engine)], ingestor.batches_on_arrays
 
 
-def test_late_readings_are_checked_against_packed_days_the_same_way(template: Path, tmp_path: Path) -> None:
-    engines = []
-    for name in ("fast", "reference"):
-        shutil.copy(template, tmp_path / f"{name}.db")
-        engines.append(make_engine(f"sqlite:///{tmp_path / name}.db"))
-    try:
-        fast, on_arrays = _late_readings_after_compaction(engines[0], True)
-        assert fast == _late_readings_after_compaction(engines[1], False)[0]
-        assert on_arrays == 1  # the fine late reading took the array path, against the packed days
-        late_outcomes = fast[0][-2:]
-        assert late_outcomes[0][0][1] == 1  # the fine one is stored
-        assert late_outcomes[1][0][4] == [("decreasing_register", 1)]
-    finally:
-        for engine in engines:
-            engine.dispose()
+def test_late_readings_are_checked_against_packed_days_the_same_way(sqlite_pair: list[Engine]) -> None:
+    fast, on_arrays = _late_readings_after_compaction(sqlite_pair[0], True)
+    assert fast == _late_readings_after_compaction(sqlite_pair[1], False)[0]
+    assert on_arrays == 1  # the fine late reading took the array path, against the packed days
+    late_outcomes = fast[0][-2:]
+    assert late_outcomes[0][0][1] == 1  # the fine one is stored
+    assert late_outcomes[1][0][4] == [("decreasing_register", 1)]
 
 
 @pytest.mark.postgres
