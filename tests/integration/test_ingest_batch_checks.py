@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -20,8 +21,9 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
+from tanhui.domain.ids import MeterId
 from tanhui.domain.quantity import Quantity
 from tanhui.ingest.pipeline import Ingestor, IngestResult
 from tanhui.jobs.compaction import compact
@@ -30,7 +32,7 @@ from tanhui.store import migrate, registry
 from tanhui.store import readings as readings_repo
 from tanhui.store.engine import make_engine
 from tanhui.store.registry import Gateway
-from tanhui.store.schema import gateways, ingest_batches, quarantine
+from tanhui.store.schema import gateways, ingest_batches, meters, quarantine
 
 NOW = datetime(2026, 11, 25, 2, tzinfo=UTC)
 CST = timezone(timedelta(hours=8))
@@ -481,3 +483,77 @@ def test_late_readings_against_packed_days_on_postgresql(pg_pair: tuple[Engine, 
     on_arrays = _late_readings_after_compaction(fast, True)
     assert on_arrays[0] == _late_readings_after_compaction(reference, False)[0]
     assert on_arrays[1] == 1
+
+
+@pytest.fixture
+def pg_store(pg_url: str) -> Iterator[Engine]:
+    engine = make_engine(pg_url)
+    migrate.upgrade(engine)
+    _register(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("batch_checks", [True, False])
+@pytest.mark.parametrize("second_gateway", ["gw-1", "gw-2"])
+def test_two_workers_never_store_a_fall_between_their_batches(
+    pg_store: Engine, monkeypatch: pytest.MonkeyPatch, batch_checks: bool, second_gateway: str
+) -> None:
+    """Worker A checks a reading and, before it commits, worker B checks the next reading of the same
+    register, lower than A's: B must see A's reading (it waits for A's gateway, or for the meter itself
+    when it is bound to no gateway and B's envelope comes through another), so B's is quarantined as a
+    fall instead of both being stored."""
+    serial = "110000000001"
+    if second_gateway == "gw-2":
+        with pg_store.begin() as conn:
+            conn.execute(update(meters).where(meters.c.serial == serial).values(gateway_id=None))
+    sender = _Sender(random.Random(6), 0.0, day=28)
+    history = _envelope(sender, [serial], list(range(6)))
+    first = _envelope(sender, [serial], [6])
+    falls = sender.reading(serial, 7)
+    below = sender.reading(serial, 6)
+    falls["value"] = str(Decimal(below["value"]) - Decimal("0.01"))  # above hour 5, below hour 6
+    second = envelope._encoder.encode(
+        {"v": 1, "gateway": second_gateway, "seq": 99, "sent_at": NOW.isoformat(), "readings": [falls]}
+    )
+    with pg_store.connect() as conn:
+        gateway = registry.gateway_by_name(conn, "gw-1")
+        other = registry.gateway_by_name(conn, second_gateway)
+    assert gateway is not None
+    assert other is not None
+    Ingestor(pg_store, _clock).ingest(history, gateway=gateway, transport="mqtt")
+
+    paused, release = threading.Event(), threading.Event()
+    for name in ("add_columns", "add_many"):
+        original = getattr(readings_repo, name)
+
+        def hold(*args: Any, _original: Any = original, **kwargs: Any) -> None:
+            if threading.current_thread().name == "A":
+                paused.set()
+                release.wait(10)
+            _original(*args, **kwargs)
+
+        monkeypatch.setattr(readings_repo, name, hold)
+    results: dict[str, IngestResult] = {}
+
+    def run(name: str, payload: bytes, sender: Gateway) -> None:
+        ingestor = Ingestor(pg_store, _clock, batch_checks=batch_checks)
+        results[name] = ingestor.ingest(payload, gateway=sender, transport="mqtt")
+
+    a = threading.Thread(target=run, args=("A", first, gateway), name="A")
+    a.start()
+    assert paused.wait(10)
+    b = threading.Thread(target=run, args=("B", second, other), name="B")
+    b.start()
+    b.join(1.0)
+    waited = b.is_alive()
+    release.set()
+    a.join(10)
+    b.join(10)
+    assert waited  # B waited for A's meters
+    assert (results["A"].stored, results["B"].stored) == (1, 0)
+    assert results["B"].reasons == {"decreasing_register": 1}
+    with pg_store.connect() as conn:
+        values = [value for _, value in readings_repo.of_meter(conn, MeterId(1), "energy_import")]
+    assert values == sorted(values)

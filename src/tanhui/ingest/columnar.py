@@ -63,6 +63,8 @@ class MeterTable:
     start: Ints  # installation span, epoch seconds, [start, end)
     end: Ints
     units: dict[str, int]
+    # Serials of each community with an installation bound to no gateway (any gateway may forward them).
+    unbound: dict[CommunityId, frozenset[str]]
 
     @classmethod
     def build(cls, installations: Iterable[tuple[Meter, int, int | None]], rules: IngestRules) -> MeterTable:
@@ -94,7 +96,16 @@ class MeterTable:
             start=column(start for _, start, _ in single),
             end=column(_NO_END if end is None else end for _, _, end in single),
             units=units,
+            unbound=_unbound(spans),
         )
+
+
+def _unbound(spans: Iterable[tuple[Meter, int, int | None]]) -> dict[CommunityId, frozenset[str]]:
+    found: dict[CommunityId, set[str]] = {}
+    for meter, _, _ in spans:
+        if meter.gateway_id is None:
+            found.setdefault(meter.community_id, set()).add(meter.serial)
+    return {community: frozenset(serials) for community, serials in found.items()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import structlog
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tanhui.domain.ids import CommunityId, GatewayId, MeterId
 from tanhui.domain.reading import MeterReading
@@ -41,6 +41,7 @@ from tanhui.store.registry import Gateway, Meter
 log = structlog.get_logger(__name__)
 
 Key = tuple[MeterId, str, int]
+_DEADLOCK = "40P01"  # PostgreSQL's SQLSTATE deadlock_detected
 
 
 @dataclass(slots=True)
@@ -141,6 +142,12 @@ class Ingestor:
                 if attempt == 2:
                     raise
                 log.info("ingest.retry_after_race", envelopes=len(deliveries))
+            except OperationalError as exc:
+                # Two transactions that each took more check locks after their first set (a meter
+                # registered meanwhile) can wait for each other; PostgreSQL ends one, which tries again.
+                if attempt == 2 or getattr(exc.orig, "sqlstate", None) != _DEADLOCK:
+                    raise
+                log.info("ingest.retry_after_deadlock", envelopes=len(deliveries))
         raise AssertionError("unreachable")
 
     def _ingest_all(
@@ -208,6 +215,7 @@ class Ingestor:
             seen[key] = digest
             decoded.append((index, env))
             self._check_items(conn, gateway, index, env.items, received_at, batch)
+        self._lock_candidates(conn, batch, lambda index: deliveries[index][1])
         self._sort_against_store(conn, batch)
         written: list[tuple[int, list[StoredReading]]] = []
         for index, env in decoded:
@@ -245,17 +253,23 @@ class Ingestor:
         if len(set(keys.values())) < len(keys):
             return None
         seen = readings_repo.envelope_digests(conn, keys.values())
-        meters = _judged_meters(deliveries, readable, others, {i for i, key in keys.items() if key in seen})
-        if meters is None:
-            return None
-        good = [index for index in readable if keys[index] not in seen]
+        # Envelopes whose readings the rules will judge: not a redelivery (only counted) or a replay
+        # (quarantined whole).
+        judged = {index for index, key in keys.items() if key not in seen}
+        if any(isinstance(item, FrameItem) for i in judged & others.keys() for item in others[i].items):
+            return None  # a frame's meter is known only once decoded, on the per-reading path
+        good = [index for index in readable if index in judged]
         for _, gateway in readable.values():
             self._load_community(conn, gateway)
         if self._table is None:
             spans = [(i.meter, i.start, i.end) for found in self._meters.values() for i in found]
             self._table = columnar.MeterTable.build(spans, self.rules)
+        _lock_judged(conn, self._table, deliveries, readable, others, judged)
+        meters: list[set[tuple[CommunityId, str]]] | None = None
         while True:
-            good = _untouched(good, meters)
+            if len(good) < len(judged):
+                meters = meters or _judged_meters(deliveries, readable, others, judged)
+                good = _untouched(good, meters)
             if not good:
                 return None
             batch = [readable[index] for index in good]
@@ -295,6 +309,19 @@ class Ingestor:
             batch_ids[found.envelope[order]],
         )
         return results, _highest_seqs((gateway.id, columns.seq) for columns, gateway in batch)
+
+    def _lock_candidates(self, conn: Connection, batch: _Batch, gateway_of: Callable[[int], Gateway]) -> None:
+        """:func:`_lock_judged` for the per-reading path: the gateways and unbound meters of the readings
+        about to be checked against the store."""
+        gateways: set[int] = set()
+        unbound: set[tuple[int, str]] = set()
+        for (meter_id, _, _), (_, reading, index) in batch.candidates.items():
+            gateway = gateway_of(index)
+            if self._by_id[meter_id].gateway_id == gateway.id:
+                gateways.add(int(gateway.id))
+            else:
+                unbound.add((int(gateway.community_id), reading.meter))
+        readings_repo.lock_for_checks(conn, gateways, unbound)
 
     def _stored_near(self, conn: Connection, found: columnar.Candidates) -> columnar.Stored:
         """The stored readings the batch's continuity depends on, as :meth:`_sort_against_store` reads
@@ -352,6 +379,7 @@ class Ingestor:
                     return result
             batch = _Batch()
             self._check_items(conn, gateway, 0, items, received_at, batch)
+            self._lock_candidates(conn, batch, lambda _: gateway)
             self._sort_against_store(conn, batch)
             for rejection in batch.rejections[0]:
                 result.reject(rejection)
@@ -680,6 +708,34 @@ def _last_before(
     return {group: tv for group, tv in found.items() if group in earliest and tv[0] < earliest[group]}
 
 
+def _lock_judged(
+    conn: Connection,
+    table: columnar.MeterTable,
+    deliveries: Sequence[tuple[bytes, Gateway]],
+    readable: dict[int, tuple[envelope.ReadingColumns, Gateway]],
+    others: dict[int, envelope.Envelope],
+    judged: set[int],
+) -> None:
+    """Hold, for the transaction, the gateways of the ``judged`` envelopes and the meters among them that
+    are bound to no gateway (:func:`tanhui.store.readings.lock_for_checks`). A serial the registry does not
+    know is not held: its readings are quarantined, unless it was registered since the table was built, and
+    then the per-reading path holds it."""
+    gateways: set[int] = set()
+    unbound: set[tuple[int, str]] = set()
+    for index in judged:
+        gateway = deliveries[index][1]
+        gateways.add(int(gateway.id))
+        free = table.unbound.get(gateway.community_id)
+        if not free:
+            continue
+        if index in readable:
+            serials: Iterable[str] = readable[index][0].meter_keys
+        else:
+            serials = (item.meter for item in others[index].items if isinstance(item, MeterReading))
+        unbound.update((int(gateway.community_id), serial) for serial in free.intersection(serials))
+    readings_repo.lock_for_checks(conn, gateways, unbound)
+
+
 def _opened(
     deliveries: Sequence[tuple[bytes, Gateway]],
 ) -> tuple[dict[int, tuple[envelope.ReadingColumns, Gateway]], dict[int, envelope.Envelope]]:
@@ -705,10 +761,9 @@ def _judged_meters(
     deliveries: Sequence[tuple[bytes, Gateway]],
     readable: dict[int, tuple[envelope.ReadingColumns, Gateway]],
     others: dict[int, envelope.Envelope],
-    seen: set[int],
-) -> list[set[tuple[CommunityId, str]]] | None:
-    """For each envelope, the meters (community, serial) whose readings in it the checks will judge; None
-    when one carries frames, whose meters only the per-reading path decodes.
+    judged: set[int],
+) -> list[set[tuple[CommunityId, str]]]:
+    """For each envelope, the meters (community, serial) whose readings in it the rules will judge.
 
     An envelope that does not decode, names another gateway, or was seen before (a redelivery is counted,
     a replay quarantined whole) has its readings judged by no rule: it names none, and the envelopes that
@@ -717,12 +772,10 @@ def _judged_meters(
     meters: list[set[tuple[CommunityId, str]]] = []
     for index, (_, gateway) in enumerate(deliveries):
         community = gateway.community_id
-        if index in seen or (index not in readable and index not in others):
+        if index not in judged:
             meters.append(set())
         elif index in readable:
             meters.append({(community, serial) for serial in readable[index][0].meter_keys})
-        elif any(isinstance(item, FrameItem) for item in others[index].items):
-            return None
         else:
             items = others[index].items
             meters.append({(community, item.meter) for item in items if isinstance(item, MeterReading)})

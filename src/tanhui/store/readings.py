@@ -62,6 +62,11 @@ DAY = 86_400
 # Advisory lock key shared by ingest (shared) and compaction (exclusive): "tanhui.r" in ASCII.
 _COMPACTION_LOCK = 0x74616E6875692E72
 
+# Advisory lock classes of the two-int4 form (a key space apart from _COMPACTION_LOCK's bigint), held by an
+# ingest transaction for what it checks (:func:`lock_for_checks`): "tg" for gateways, "tm" for meters.
+_GATEWAY_LOCK = 0x7467
+_METER_LOCK = 0x746D
+
 # Partitions are kept for the current month, the one before and PARTITIONS_AHEAD after, and for any month
 # up to PARTITION_HISTORY months back that holds readings (a backfill of meter history). A reading outside
 # that window (a meter clock in 1980 or 2099) stays in the default partition: stored, never refused.
@@ -878,6 +883,39 @@ def _month_start(month: int) -> int:
 
 
 # --- locks and register codes --------------------------------------------------------------------------
+
+
+def lock_for_checks(
+    conn: Connection, gateway_ids: Iterable[int], meters: Iterable[tuple[int, str]] = ()
+) -> None:
+    """Hold ``gateway_ids`` and ``meters`` (community id, serial) until the end of the transaction.
+
+    Ingest checks new readings against the stored ones before it writes; two workers checking readings of
+    one register at once would each miss the other's uncommitted rows, and a fall between their batches
+    would be stored. A meter bound to a gateway is only stored through that gateway, so holding the
+    gateways of the envelopes being checked serialises exactly the batches that share such meters; a meter
+    bound to no gateway is held itself. Keys are taken in one order (gateways, then meters, each sorted),
+    so transactions that take all theirs at once never wait for each other in a circle. SQLite runs one
+    writer at a time: nothing to do there.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    keys = [(_GATEWAY_LOCK, g) for g in sorted(set(gateway_ids))]
+    keys += [(_METER_LOCK, k) for k in sorted({_meter_lock_key(c, s) for c, s in meters})]
+    if not keys:
+        return
+    driver = cast(psycopg.Connection[Any], conn.connection.driver_connection)
+    with driver.cursor() as cursor:
+        # An aggregate over unnest takes the locks in the arrays' order.
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(c, k)) FROM unnest(%s::int4[], %s::int4[]) AS l(c, k)",
+            ([c for c, _ in keys], [k for _, k in keys]),
+        )
+
+
+def _meter_lock_key(community_id: int, serial: str) -> int:
+    digest = hashlib.blake2b(f"{community_id}/{serial}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _hold_off_compaction(conn: Connection) -> None:
