@@ -557,3 +557,62 @@ def test_two_workers_never_store_a_fall_between_their_batches(
     with pg_store.connect() as conn:
         values = [value for _, value in readings_repo.of_meter(conn, MeterId(1), "energy_import")]
     assert values == sorted(values)
+
+
+@pytest.mark.postgres
+def test_a_worker_defers_the_envelopes_of_a_gateway_another_is_checking(
+    pg_store: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While worker A holds gw-1, worker B's batch of a gw-1 and a gw-2 envelope stores gw-2's at once and
+    hands gw-1's back as deferred; a batch of gw-1 envelopes only waits for A instead."""
+    with pg_store.begin() as conn:
+        conn.execute(update(meters).where(meters.c.serial == "310000000001").values(gateway_id=None))
+        gw1, gw2 = (registry.gateway_by_name(conn, name) for name in ("gw-1", "gw-2"))
+    assert gw1 is not None
+    assert gw2 is not None
+    sender = _Sender(random.Random(7), 0.0, day=28)
+    first = _envelope(sender, ["110000000001"], [0, 1])
+    mine = _envelope(sender, ["110000000002"], [0, 1])
+    theirs = envelope._encoder.encode(
+        {
+            "v": 1,
+            "gateway": "gw-2",
+            "seq": 1,
+            "sent_at": NOW.isoformat(),
+            "readings": [sender.reading("310000000001", 0)],
+        }
+    )
+    paused, release = threading.Event(), threading.Event()
+    original = readings_repo.add_columns
+
+    def hold(*args: Any, **kwargs: Any) -> None:
+        if threading.current_thread().name == "A":
+            paused.set()
+            release.wait(10)
+        original(*args, **kwargs)
+
+    monkeypatch.setattr(readings_repo, "add_columns", hold)
+    a = threading.Thread(
+        target=lambda: Ingestor(pg_store, _clock).ingest(first, gateway=gw1, transport="mqtt"), name="A"
+    )
+    a.start()
+    assert paused.wait(10)
+    try:
+        worker_b = Ingestor(pg_store, _clock)
+        results = worker_b.ingest_many([(mine, gw1), (theirs, gw2)], transport="mqtt", defer_busy=True)
+        assert [r.deferred for r in results] == [True, False]
+        assert (results[0].stored, results[1].stored) == (0, 1)
+        alone: list[list[IngestResult]] = []
+        b = threading.Thread(
+            target=lambda: alone.append(
+                worker_b.ingest_many([(mine, gw1)], transport="mqtt", defer_busy=True)
+            )
+        )
+        b.start()
+        b.join(1.0)
+        assert b.is_alive()  # every gateway of its batch is busy: it waits rather than spin
+    finally:
+        release.set()
+        a.join(10)
+    b.join(10)
+    assert [(r.deferred, r.stored) for r in alone[0]] == [(False, 2)]

@@ -84,6 +84,8 @@ class WorkerStats(DeliveryStats):
     """Counts since the worker started; read them under ``lock`` for a consistent view."""
 
     batches: int = 0
+    # Envelopes left for the worker's next batch because another worker was checking their gateway.
+    deferred: int = 0
 
 
 def _gateway_of(topic: str, prefix: str) -> str | None:
@@ -152,12 +154,15 @@ class MqttIngestWorker(SessionSubscriber):
         self._batch_size = batch_size
         self._batch_bytes = batch_bytes
         self._gateways: dict[str, tuple[float, Gateway]] = {}
+        self._carried: list[Delivery] = []
 
     # --- ingest thread --------------------------------------------------------------------------------
 
     def _work(self) -> None:
         while not self._stopping.is_set():
-            batch = self._take(self._batch_size, self._batch_bytes)
+            # Envelopes another worker's gateways held back last time come first (docs/decisions/0016).
+            carried, self._carried = self._carried, []
+            batch = carried + self._take(self._batch_size - len(carried), self._batch_bytes)
             if batch:
                 try:
                     self._process(batch)
@@ -178,7 +183,7 @@ class MqttIngestWorker(SessionSubscriber):
             if self._stopping.is_set() or not self._current(current[0]):
                 return
             try:
-                self._handle_many(current)
+                deferred = self._handle_many(current, defer_busy=True)
             except Exception as exc:
                 if not database_unreachable(exc):
                     log.warning(
@@ -187,7 +192,7 @@ class MqttIngestWorker(SessionSubscriber):
                     for delivery in current:
                         if self._stopping.is_set():
                             return
-                        if self._with_retries(delivery, partial(self._handle_many, [delivery])):
+                        if self._with_retries(delivery, partial(self._handle_one, delivery)):
                             self._ack(delivery)
                     return
                 with self.stats.lock:
@@ -197,13 +202,28 @@ class MqttIngestWorker(SessionSubscriber):
                     return
                 delay = min(delay * 2, self._retry_max)
             else:
-                for delivery in current:
-                    self._ack(delivery)
+                self._settle(current, deferred)
                 return
 
-    def _handle_many(self, batch: Sequence[Delivery]) -> int:
-        """Ingest ``batch`` in one transaction; how many messages it handled (all of them)."""
+    def _settle(self, handled: Sequence[Delivery], deferred: Sequence[Delivery]) -> None:
+        """Acknowledge what the batch's transaction committed; keep the deferred for the next batch."""
+        later = {id(delivery) for delivery in deferred}
+        for delivery in handled:
+            if id(delivery) in later:
+                self._carried.append(delivery)
+            else:
+                self._ack(delivery)
+
+    def _handle_one(self, delivery: Delivery) -> bool:
+        """Ingest one envelope on its own (waiting for its gateway if another worker holds it)."""
+        self._handle_many([delivery])
+        return True
+
+    def _handle_many(self, batch: Sequence[Delivery], *, defer_busy: bool = False) -> list[Delivery]:
+        """Ingest ``batch`` in one transaction; the deliveries left for a later one (``defer_busy``: their
+        gateways were busy in another worker's transaction)."""
         known: list[tuple[bytes, Gateway]] = []
+        known_deliveries: list[Delivery] = []
         unknown: list[Delivery] = []
         for delivery in batch:
             name = _gateway_of(delivery.topic, self._prefix)
@@ -212,17 +232,20 @@ class MqttIngestWorker(SessionSubscriber):
                 unknown.append(delivery)
             else:
                 known.append((delivery.payload, gateway))
+                known_deliveries.append(delivery)
         if unknown:
             self._quarantine_unknown(unknown)
-        results = self._ingestor.ingest_many(known, transport="mqtt") if known else []
+        results = self._ingestor.ingest_many(known, transport="mqtt", defer_busy=defer_busy) if known else []
+        deferred = [d for d, result in zip(known_deliveries, results, strict=True) if result.deferred]
         with self.stats.lock:
-            self.stats.messages += len(batch)
+            self.stats.messages += len(batch) - len(deferred)
             self.stats.quarantined += len(unknown)
+            self.stats.deferred += len(deferred)
             for result in results:
                 self.stats.stored += result.stored
                 self.stats.duplicates += result.duplicates
                 self.stats.quarantined += result.quarantined
-        return len(batch)
+        return deferred
 
     def _quarantine_unknown(self, deliveries: Sequence[Delivery]) -> None:
         with self._engine.begin() as conn:

@@ -54,6 +54,8 @@ class IngestResult:
     quarantined: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     rejections: list[Rejection] = field(default_factory=list)
+    # Left for a later transaction: its gateway was busy (``Ingestor.ingest_many(defer_busy=True)``).
+    deferred: bool = False
 
     def reject(self, rejection: Rejection) -> None:
         self.quarantined += 1
@@ -121,16 +123,21 @@ class Ingestor:
         return self.ingest_many([(payload, gateway)], transport=transport)[0]
 
     def ingest_many(
-        self, deliveries: Sequence[tuple[bytes, Gateway]], *, transport: str
+        self, deliveries: Sequence[tuple[bytes, Gateway]], *, transport: str, defer_busy: bool = False
     ) -> list[IngestResult]:
         """Ingest several envelopes in one transaction: one duplicate lookup, one write per envelope.
 
         All or nothing: if the transaction fails, none of the envelopes is stored (and a transport must
         not acknowledge any of them). A reading that two of the envelopes carry is stored once.
+
+        With ``defer_busy``, the envelopes of gateways that another transaction is checking right now
+        (docs/decisions/0016-check-locks.md) are left out and their results say ``deferred``, unless
+        every gateway of the batch is busy (then this waits for them): a worker keeps such envelopes,
+        unacknowledged, for its next batch instead of waiting.
         """
         for attempt in (1, 2):
             try:
-                results, highest = self._ingest_all(deliveries, transport)
+                results, highest = self._ingest_all(deliveries, transport, defer_busy)
                 # After the commit, in a transaction of its own: a gateway's row locked for a whole batch
                 # would make workers that meet the same gateways wait for each other.
                 with self._engine.begin() as conn:
@@ -151,28 +158,46 @@ class Ingestor:
         raise AssertionError("unreachable")
 
     def _ingest_all(
-        self, deliveries: Sequence[tuple[bytes, Gateway]], transport: str
+        self, deliveries: Sequence[tuple[bytes, Gateway]], transport: str, defer_busy: bool
     ) -> tuple[list[IngestResult], dict[GatewayId, int]]:
         """The results, and the highest new sequence number of each gateway (recorded after the commit)."""
         received_at = int(self._clock().timestamp())
         results = [IngestResult() for _ in deliveries]
+        with self._engine.begin() as conn:
+            taken = list(range(len(deliveries)))
+            if defer_busy:
+                busy = readings_repo.busy_gateways(conn, {gateway.id for _, gateway in deliveries})
+                if busy and any(gateway.id not in busy for _, gateway in deliveries):
+                    taken = [index for index in taken if deliveries[index][1].id not in busy]
+                    for index in set(range(len(deliveries))) - set(taken):
+                        results[index].deferred = True
+            batch = [deliveries[index] for index in taken]
+            done, highest = self._ingest_taken(conn, batch, transport, received_at)
+        for index, result in zip(taken, done, strict=True):
+            results[index] = result
+        return results, highest
+
+    def _ingest_taken(
+        self, conn: Connection, deliveries: Sequence[tuple[bytes, Gateway]], transport: str, received_at: int
+    ) -> tuple[list[IngestResult], dict[GatewayId, int]]:
+        """Every envelope of ``deliveries``: those that qualify on arrays, the rest reading by reading."""
+        results = [IngestResult() for _ in deliveries]
         highest: dict[GatewayId, int] = {}
         rest = list(range(len(deliveries)))
-        with self._engine.begin() as conn:
-            if self._batch_checks:
-                on_arrays = self._ingest_on_arrays(conn, deliveries, transport, received_at)
-                if on_arrays is not None:
-                    done, highest = on_arrays
-                    for index, result in done.items():
-                        results[index] = result
-                    self.envelopes_on_arrays += len(done)
-                    if len(done) == len(deliveries):
-                        self.batches_on_arrays += 1
-                        return results, highest
-                    rest = [index for index in rest if index not in done]
-            others, more = self._ingest_per_reading(
-                conn, [deliveries[index] for index in rest], transport, received_at
-            )
+        if self._batch_checks:
+            on_arrays = self._ingest_on_arrays(conn, deliveries, transport, received_at)
+            if on_arrays is not None:
+                done, highest = on_arrays
+                for index, result in done.items():
+                    results[index] = result
+                self.envelopes_on_arrays += len(done)
+                if len(done) == len(deliveries):
+                    self.batches_on_arrays += 1
+                    return results, highest
+                rest = [index for index in rest if index not in done]
+        others, more = self._ingest_per_reading(
+            conn, [deliveries[index] for index in rest], transport, received_at
+        )
         for index, result in zip(rest, others, strict=True):
             results[index] = result
         return results, _highest_seqs([*highest.items(), *more.items()])

@@ -913,6 +913,21 @@ def lock_for_checks(
         )
 
 
+def busy_gateways(conn: Connection, gateway_ids: Iterable[int]) -> set[int]:
+    """Take the check lock (:func:`lock_for_checks`) of each gateway that no other transaction holds, without
+    waiting; the ids of those another transaction holds. None is busy on SQLite."""
+    wanted = sorted(set(gateway_ids))
+    if conn.dialect.name != "postgresql" or not wanted:
+        return set()
+    driver = cast(psycopg.Connection[Any], conn.connection.driver_connection)
+    with driver.cursor() as cursor:
+        rows = cursor.execute(
+            "SELECT g FROM unnest(%s::int4[]) AS g WHERE NOT pg_try_advisory_xact_lock(%s, g)",
+            (wanted, _GATEWAY_LOCK),
+        ).fetchall()
+    return {int(g) for (g,) in rows}
+
+
 def _meter_lock_key(community_id: int, serial: str) -> int:
     digest = hashlib.blake2b(f"{community_id}/{serial}".encode(), digest_size=4).digest()
     return int.from_bytes(digest, "big", signed=True)
