@@ -46,6 +46,7 @@ RATES = FaultRates(
     meter_clock_ahead=0.01,
     unit_mismatch=0.01,
     abnormal_answer=0.01,
+    decreasing_register=0.01,
     gap=0.005,
     duplicate_envelope=0.15,
     out_of_order=0.15,
@@ -54,7 +55,7 @@ NOT_IN_DSMR = {FaultKind.UNIT_MISMATCH, FaultKind.ABNORMAL_ANSWER}
 # Items per envelope: a frame per meter reading, or a P1 telegram of eight readings. Small envelopes, so
 # that the per-envelope faults happen several times.
 BATCH = {"baoting": 60, "dsmr": 20}
-PENDING = {FaultKind.DECREASING_REGISTER, FaultKind.METER_REPLACED}
+PENDING = {FaultKind.METER_REPLACED}
 
 
 def _county(mode: str, households: int, days: int) -> County:

@@ -26,8 +26,9 @@ Kinds, what each does to the envelopes, and the reason ingest should give:
 - ``meter_replaced``: from some reading time on, a new meter (new identity, register near 0) →
   ``meter_replaced``
 
-Ingest does not handle the last two yet (their reasons do not exist in ``tanhui.ingest.reasons``): they
-come only behind their own rates. Reason codes are plain strings here, mirrored from ingest, because the
+Ingest does not handle the last one yet (its reason does not exist in ``tanhui.ingest.reasons``: a
+replacement meter's readings are quarantined as ``unknown_meter`` until an operator records the
+replacement): it comes only behind its own rate. Reason codes are plain strings here, mirrored from ingest, because the
 simulator must not import an edge package.
 
 A label names the gateway, the envelope's ``seq``, the meter, and the reading time of the fault (the
@@ -127,7 +128,7 @@ _APPLICABLE: Mapping[str, frozenset[FaultKind]] = {
     "dsmr": frozenset(_ITEM_KINDS) - {FaultKind.UNIT_MISMATCH, FaultKind.ABNORMAL_ANSWER},
     "json": frozenset(_ITEM_KINDS) - {*_FRAME_KINDS, FaultKind.ABNORMAL_ANSWER},
 }
-_PENDING = frozenset({FaultKind.DECREASING_REGISTER, FaultKind.METER_REPLACED})
+_PENDING = frozenset({FaultKind.METER_REPLACED})
 
 # A gap lasts this many reading times (assumption: a concentrator or P1 reader offline for a few hours,
 # meter-protocols.md §7 "Gaps").
@@ -185,8 +186,8 @@ class FaultRates:
 
     @classmethod
     def every(cls, rate: float, *, pending: bool = False) -> FaultRates:
-        """Every kind at ``rate``. The kinds ingest does not handle yet (``decreasing_register``,
-        ``meter_replaced``) stay at 0 unless ``pending``.
+        """Every kind at ``rate``. The kind ingest does not handle yet (``meter_replaced``) stays at 0
+        unless ``pending``.
         """
         return cls(**{kind.value: rate for kind in FaultKind if pending or kind not in _PENDING})
 

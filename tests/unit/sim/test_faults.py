@@ -361,19 +361,19 @@ def test_rates_are_checked() -> None:
     with pytest.raises(ValueError, match="sum to"):
         FaultRates(bad_checksum=0.6, unknown_meter=0.6)
     every = FaultRates.every(0.1)
-    assert every.decreasing_register == every.meter_replaced == 0
-    assert every.gap == every.duplicate_envelope == every.bad_checksum == 0.1
+    assert every.meter_replaced == 0
+    assert every.gap == every.duplicate_envelope == every.bad_checksum == every.decreasing_register == 0.1
     assert FaultRates.every(0.1, pending=True).meter_replaced == 0.1
 
 
 def test_expected_reasons_are_ingests_quarantine_reasons() -> None:
-    # Mirrored as plain strings (the simulator must not import ingest); the two kinds ingest does not
-    # handle yet name the reasons it will need.
-    pending = {FaultKind.DECREASING_REGISTER, FaultKind.METER_REPLACED}
+    # Mirrored as plain strings (the simulator must not import ingest); the kind ingest does not handle
+    # yet names the reason it will need.
+    pending = {FaultKind.METER_REPLACED}
     for kind, reason in EXPECTED_REASONS.items():
         if reason is not None and kind not in pending:
             assert reason in set(Reason), kind
-    assert {EXPECTED_REASONS[kind] for kind in pending} == {"decreasing_register", "meter_replaced"}
+    assert {EXPECTED_REASONS[kind] for kind in pending} == {"meter_replaced"}
     assert {kind for kind, reason in EXPECTED_REASONS.items() if reason is None} == {
         FaultKind.GAP,
         FaultKind.DUPLICATE_ENVELOPE,
