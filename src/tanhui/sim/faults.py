@@ -28,8 +28,8 @@ Kinds, what each does to the envelopes, and the reason ingest should give:
 
 Ingest does not handle the last one yet (its reason does not exist in ``tanhui.ingest.reasons``: a
 replacement meter's readings are quarantined as ``unknown_meter`` until an operator records the
-replacement): it comes only behind its own rate. Reason codes are plain strings here, mirrored from ingest, because the
-simulator must not import an edge package.
+replacement): it comes only behind its own rate. Reason codes are plain strings here, mirrored from
+ingest, because the simulator must not import an edge package.
 
 A label names the gateway, the envelope's ``seq``, the meter, and the reading time of the fault (the
 simulated time, not the skewed clock). It also names the register when the fault concerns one decoded
