@@ -162,7 +162,8 @@ class MqttIngestWorker(SessionSubscriber):
         while not self._stopping.is_set():
             # Envelopes another worker's gateways held back last time come first (docs/decisions/0016).
             carried, self._carried = self._carried, []
-            batch = carried + self._take(self._batch_size - len(carried), self._batch_bytes)
+            taken = self._take(self._batch_size - len(carried), self._batch_bytes, wait=not carried)
+            batch = carried + taken
             if batch:
                 try:
                     self._process(batch)

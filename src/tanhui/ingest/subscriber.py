@@ -214,11 +214,12 @@ class SessionSubscriber:
     def _work(self) -> None:
         raise NotImplementedError
 
-    def _take(self, most: int, most_bytes: int | None = None) -> list[Delivery]:
-        """Up to ``most`` queued messages, waiting a little for the first; [] when none came. With
-        ``most_bytes``, no more once their payloads reach that size (the first is always taken)."""
+    def _take(self, most: int, most_bytes: int | None = None, *, wait: bool = True) -> list[Delivery]:
+        """Up to ``most`` queued messages, waiting a little for the first (unless not ``wait``); [] when
+        none came. With ``most_bytes``, no more once their payloads reach that size (the first is always
+        taken)."""
         try:
-            batch = [self._inbox.get(timeout=0.2)]
+            batch = [self._inbox.get(timeout=0.2) if wait else self._inbox.get_nowait()]
         except queue.Empty:
             return []
         size = len(batch[0].payload)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -42,3 +44,13 @@ def test_large_envelopes_make_small_batches_and_small_ones_large() -> None:
     assert len(large._take(200, 2 * 1024 * 1024)) == 24  # 23 stay under 2 MiB, the 24th crosses it
     small = _subscriber([200] * 300)
     assert len(small._take(200, 2 * 1024 * 1024)) == 200
+
+
+def test_a_worker_holding_deferred_envelopes_does_not_wait_for_new_ones() -> None:
+    subscriber = _subscriber([10])
+    started = time.perf_counter()
+    assert [d.mid for d in subscriber._take(5, wait=False)] == [1]
+    assert subscriber._take(5, wait=False) == []
+    assert time.perf_counter() - started < 0.15  # waiting for the first would take 0.2 s
+    assert subscriber._take(5) == []
+    assert time.perf_counter() - started >= 0.2
