@@ -263,7 +263,8 @@ def ingest_mqtt(
             stats = worker.stats
             console.print(
                 f"messages {stats.messages} stored {stats.stored} duplicates {stats.duplicates} "
-                f"quarantined {stats.quarantined} retries {stats.retries} failed {stats.failed}",
+                f"quarantined {stats.quarantined} deferred {stats.deferred} retries {stats.retries} "
+                f"failed {stats.failed}",
                 highlight=False,
             )
     except KeyboardInterrupt:
