@@ -349,16 +349,17 @@ def _envelope(sender: _Sender, serials: list[str], hours: list[int], *, fall: st
 
 
 @pytest.mark.parametrize(
-    ("faulty_meters", "on_arrays"),
+    ("faulty_meters", "readings_on_arrays"),
     [
-        # The faulty envelope's meter is in no other envelope: the other two are checked on arrays.
-        (["310000000001"], 2),
-        # It shares a meter with the second envelope, which therefore goes the per-reading way too.
-        (["310000000001", "210000000001"], 1),
+        # The faulty envelope carries only the falling meter: it goes the per-reading way, the other two
+        # envelopes stay on arrays.
+        (["310000000001"], 2 * 2 + 2),
+        # It also carries a meter of the second envelope: that meter's readings in it stay on arrays too.
+        (["310000000001", "210000000001"], 2 * 2 + 2 + 2),
     ],
 )
 def test_a_faulty_envelope_leaves_the_batch_s_other_meters_on_the_array_path(
-    sqlite_pair: list[Engine], faulty_meters: list[str], on_arrays: int
+    sqlite_pair: list[Engine], faulty_meters: list[str], readings_on_arrays: int
 ) -> None:
     sender = _Sender(random.Random(3), 0.0, day=28)
     history = [[("gw-1", _envelope(sender, sorted(METERS), list(range(6))))]]
@@ -369,7 +370,8 @@ def test_a_faulty_envelope_leaves_the_batch_s_other_meters_on_the_array_path(
     ]
     ingestor = _compare(sqlite_pair[0], sqlite_pair[1], [*history, batch])
     assert ingestor.batches_on_arrays == 1  # the history
-    assert ingestor.envelopes_on_arrays == 1 + on_arrays
+    assert ingestor.envelopes_on_arrays == 1 + 2
+    assert ingestor.readings_on_arrays == 6 * len(METERS) + readings_on_arrays
     stored, held, _ = _state(sqlite_pair[0])
     assert [h[2] for h in held] == ["decreasing_register"]
     assert len(stored) == 6 * len(METERS) + 2 * 2 + 2 + 2 * len(faulty_meters) - 1

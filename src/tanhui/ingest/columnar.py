@@ -15,7 +15,7 @@ Pure: the pipeline reads the store and passes what it read.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -65,6 +65,7 @@ class MeterTable:
     units: dict[str, int]
     # Serials of each community with an installation bound to no gateway (any gateway may forward them).
     unbound: dict[CommunityId, frozenset[str]]
+    keys: list[tuple[CommunityId, str]]  # (community, serial) of each row
 
     @classmethod
     def build(cls, installations: Iterable[tuple[Meter, int, int | None]], rules: IngestRules) -> MeterTable:
@@ -97,6 +98,7 @@ class MeterTable:
             end=column(_NO_END if end is None else end for _, _, end in single),
             units=units,
             unbound=_unbound(spans),
+            keys=[(m.community_id, m.serial) for m, _, _ in single],
         )
 
 
@@ -130,10 +132,11 @@ def candidates(
     batch: Sequence[tuple[ReadingColumns, Gateway]],
     received_at: int,
     rules: IngestRules,
-) -> tuple[Candidates | None, set[int]]:
-    """The batch's readings as arrays when every one passes the per-reading checks; else None and the
-    positions of the envelopes that hold a failing reading (none named: the batch as a whole does not fit
-    the arrays).
+    exclude: Set[tuple[CommunityId, str]] = frozenset(),
+) -> tuple[Candidates | None, set[tuple[CommunityId, str]]]:
+    """The batch's readings as arrays, those of the meters in ``exclude`` (community, serial) left out,
+    when every one passes the per-reading checks. Else None and the meters with a failing reading; None
+    and no meter when the rest does not fit the arrays (or nothing is left).
 
     The rules are those of :mod:`tanhui.ingest.checks` and of the pipeline's meter lookup: a registered
     meter installed at the reading's time, forwarded by an allowed gateway, in the meter's unit, a whole
@@ -142,19 +145,24 @@ def candidates(
     """
     names: dict[str, int] = {}
     parts: list[tuple[int, Ints, Ints, Ints, Ints]] = []
-    failed: set[int] = set()
+    failing: set[tuple[CommunityId, str]] = set()
     for index, (columns, gateway) in enumerate(batch):
-        checked = _checked(table, columns, gateway, received_at, rules)
-        if checked is None:
-            failed.add(index)
-            continue
+        community = gateway.community_id
+        rows, counts, ok = _checked(table, columns, gateway, received_at, rules)
+        keep = np.ones(len(rows), dtype=np.bool_)
+        if exclude:
+            left_out = np.array([(community, k) in exclude for k in columns.meter_keys], dtype=np.bool_)
+            keep = ~left_out[columns.meter_index]
+        bad = np.unique(columns.meter_index[keep & ~ok])
+        failing.update((community, columns.meter_keys[k]) for k in bad.tolist())
         local = np.array(
             [names.setdefault(name, len(names)) for name in columns.register_keys], dtype=np.int64
         )
-        parts.append((index, checked[0], local[columns.register_index], columns.times, checked[1]))
-    if failed:
-        return None, failed
-    if not parts or len(names) > _MAX_REGISTERS:
+        use = keep & ok
+        parts.append((index, rows[use], local[columns.register_index][use], columns.times[use], counts[use]))
+    if failing:
+        return None, failing
+    if not any(len(p[1]) for p in parts) or len(names) > _MAX_REGISTERS:
         return None, set()
     rows = np.concatenate([p[1] for p in parts])
     found = Candidates(
@@ -174,40 +182,39 @@ def candidates(
         & (np.diff(found.time[order]) == 0)
     )
     if same.any():
-        # Both readings of a key given twice.
-        twice = np.zeros(len(found), dtype=np.bool_)
-        twice[order[1:][same]] = True
-        twice[order[:-1][same]] = True
-        return None, set(found.envelope[twice].tolist())
+        # A key given twice: its meter goes the per-reading way, which judges the copies in order.
+        return None, {table.keys[r] for r in np.unique(rows[order[1:][same]]).tolist()}
     return found, set()
 
 
 def _checked(
     table: MeterTable, columns: ReadingColumns, gateway: Gateway, received_at: int, rules: IngestRules
-) -> tuple[Ints, Ints] | None:
-    """``(table rows, counts)`` of one envelope's readings when every one passes, else None."""
+) -> tuple[Ints, Ints, NDArray[np.bool_]]:
+    """``(table rows, counts, passes)`` of each of one envelope's readings (row and counts are only
+    meaningful where it passes)."""
     serials = table.rows.get(gateway.community_id, {})
-    found = list(map(serials.get, columns.meter_keys))
-    if None in found:
-        return None
-    rows = np.array(found, dtype=np.int64)[columns.meter_index]
+    known = np.array([serials.get(key, -1) for key in columns.meter_keys], dtype=np.int64)
+    rows = known[columns.meter_index]
+    ok = rows >= 0
+    if not len(table.meter_id):
+        return np.zeros(len(rows), dtype=np.int64), np.zeros(len(rows), dtype=np.int64), ok
+    rows = np.where(ok, rows, 0)
     allowed = table.gateway_id[rows]
-    if ((allowed >= 0) & (allowed != int(gateway.id))).any() or not _units_match(table, rows, columns):
-        return None
-    counts = _counts(table.scale[rows], columns.mantissas, columns.decimals)
+    ok &= ((allowed < 0) | (allowed == int(gateway.id))) & _units_match(table, rows, columns)
+    counts, whole = _counts(table.scale[rows], columns.mantissas, columns.decimals)
     t = columns.times
-    if counts is None or not (
-        (counts < table.capacity[rows]).all()
-        and (t - received_at <= rules.max_ahead_seconds).all()
-        and (received_at - t <= rules.max_behind_seconds).all()
-        and (table.start[rows] <= t).all()
-        and (t < table.end[rows]).all()
-    ):
-        return None
-    return rows, counts
+    ok &= (
+        whole
+        & (counts < table.capacity[rows])
+        & (t - received_at <= rules.max_ahead_seconds)
+        & (received_at - t <= rules.max_behind_seconds)
+        & (table.start[rows] <= t)
+        & (t < table.end[rows])
+    )
+    return rows, counts, ok
 
 
-def _units_match(table: MeterTable, rows: Ints, columns: ReadingColumns) -> bool:
+def _units_match(table: MeterTable, rows: Ints, columns: ReadingColumns) -> NDArray[np.bool_]:
     # As the checks: the reading's unit is the meter's, as spelled or once made canonical.
     codes = [
         (table.units.get(unit, -2), table.units.get(canonical_unit(unit) or "", -2))
@@ -215,21 +222,21 @@ def _units_match(table: MeterTable, rows: Ints, columns: ReadingColumns) -> bool
     ]
     pairs = np.array(codes, dtype=np.int64).reshape(-1, 2)[columns.unit_index]
     expected = table.unit[rows]
-    return bool(((expected == pairs[:, 0]) | (expected == pairs[:, 1])).all())
+    matched: NDArray[np.bool_] = (expected == pairs[:, 0]) | (expected == pairs[:, 1])
+    return matched
 
 
-def _counts(scale: Ints, mantissa: Ints, decimals: Ints) -> Ints | None:
-    """``value / resolution`` when it is a whole number for every reading, else None."""
-    if (scale < 0).any():
-        return None
+def _counts(scale: Ints, mantissa: Ints, decimals: Ints) -> tuple[Ints, NDArray[np.bool_]]:
+    """``value / resolution`` of each reading, and whether it is a whole number the arrays hold exactly
+    (a resolution not a power of ten, scale -1, never is)."""
     shift = scale - decimals
-    if (shift > _MAX_UP_SCALE).any():
-        return None
     up = shift >= 0
-    down = _POW10[np.where(up, 0, -shift)]
-    if (~up & (mantissa % down != 0)).any():
-        return None
-    return np.where(up, mantissa * _POW10[np.where(up, shift, 0)], mantissa // down)
+    down = _POW10[np.clip(-shift, 0, len(_POW10) - 1)]
+    whole = (scale >= 0) & np.where(
+        up, shift <= _MAX_UP_SCALE, (-shift < len(_POW10)) & (mantissa % down == 0)
+    )
+    counts: Ints = np.where(up, mantissa * _POW10[np.clip(shift, 0, _MAX_UP_SCALE)], mantissa // down)
+    return counts, whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,13 +286,12 @@ def without_predecessor(earliest: dict[tuple[int, int], int], stored: Stored) ->
 
 
 def discontinuous(found: Candidates, stored: Stored) -> set[int]:
-    """The positions of the envelopes with a new reading that is already stored or that makes its register
-    fall; empty when every register only rises (or rolls over).
+    """The meter ids with a new reading that is already stored or that makes its register fall; empty
+    when every register only rises (or rolls over).
 
     Each new reading is checked against the reading just before it (stored or new) and against the
-    next stored one after it, with the rule of :func:`tanhui.meters.continuity.step`. Of a new pair that
-    falls, the later reading's envelope is named: the caller sends every envelope with that meter the
-    per-reading way, which decides which reading is at fault.
+    next stored one after it, with the rule of :func:`tanhui.meters.continuity.step`. The caller sends
+    every reading of such a meter the per-reading way, which decides which reading is at fault.
     """
     n_new = len(found)
     meter = np.concatenate([found.meter_id, stored.meter_id])
@@ -316,7 +322,7 @@ def discontinuous(found: Candidates, stored: Stored) -> set[int]:
     same = (meter[theirs] == meter[mine]) & (register[theirs] == register[mine])
     mine, theirs = mine[same], theirs[same]
     bad[mine[~_steps_ok(value[mine], value[theirs], capacity[mine], limit[mine])]] = True
-    return set(found.envelope[order[bad & new]].tolist())
+    return set(meter[bad & new].tolist())
 
 
 def _steps_ok(before: Ints, after: Ints, capacity: Ints, limit: Ints) -> NDArray[np.bool_]:

@@ -103,10 +103,11 @@ class Ingestor:
         checks are tested against)."""
         self._engine = engine
         self._batch_checks = batch_checks
-        # How many batches the array checks stored whole, and how many envelopes they stored (the rest went
-        # reading by reading).
+        # How many batches and envelopes the array checks stored whole, and how many readings they stored
+        # (the rest went reading by reading).
         self.batches_on_arrays = 0
         self.envelopes_on_arrays = 0
+        self.readings_on_arrays = 0
         self._table: columnar.MeterTable | None = None
         self._clock = clock
         self.rules = rules if rules is not None else IngestRules.load()
@@ -184,29 +185,47 @@ class Ingestor:
         results = [IngestResult() for _ in deliveries]
         highest: dict[GatewayId, int] = {}
         rest = list(range(len(deliveries)))
+        split: dict[int, tuple[int, frozenset[str]]] = {}
         if self._batch_checks:
             on_arrays = self._ingest_on_arrays(conn, deliveries, transport, received_at)
             if on_arrays is not None:
-                done, highest = on_arrays
+                done, highest, split = on_arrays
                 for index, result in done.items():
                     results[index] = result
-                self.envelopes_on_arrays += len(done)
-                if len(done) == len(deliveries):
+                self.envelopes_on_arrays += len(done) - len(split)
+                if not split and len(done) == len(deliveries):
                     self.batches_on_arrays += 1
                     return results, highest
-                rest = [index for index in rest if index not in done]
+                rest = [index for index in rest if index not in done or index in split]
         others, more = self._ingest_per_reading(
-            conn, [deliveries[index] for index in rest], transport, received_at
+            conn,
+            [deliveries[index] for index in rest],
+            transport,
+            received_at,
+            [split.get(index) for index in rest],
         )
         for index, result in zip(rest, others, strict=True):
+            if index in split:
+                result.stored += results[index].stored
             results[index] = result
         return results, _highest_seqs([*highest.items(), *more.items()])
 
     def _ingest_per_reading(
-        self, conn: Connection, deliveries: Sequence[tuple[bytes, Gateway]], transport: str, received_at: int
+        self,
+        conn: Connection,
+        deliveries: Sequence[tuple[bytes, Gateway]],
+        transport: str,
+        received_at: int,
+        split: Sequence[tuple[int, frozenset[str]] | None] | None = None,
     ) -> tuple[list[IngestResult], dict[GatewayId, int]]:
         """Check every reading of ``deliveries`` one by one, naming the rule each rejected one breaks;
-        store the good ones and quarantine the rest (the reference the array checks are held to)."""
+        store the good ones and quarantine the rest (the reference the array checks are held to).
+
+        ``split[i]``, when given, is ``(batch id, serials)`` of an envelope the array path has already
+        kept as that batch, with the readings of every other meter stored: only those serials' readings
+        are checked here.
+        """
+        parts = split if split is not None else [None] * len(deliveries)
         results = [IngestResult() for _ in deliveries]
         batch = _Batch()
         opened: list[tuple[int, envelope.Envelope, str]] = []
@@ -224,12 +243,18 @@ class Ingestor:
                 continue
             opened.append((index, env, hashlib.sha256(payload).hexdigest()))
         seen = readings_repo.envelope_digests(
-            conn, [(deliveries[i][1].id, env.boot, env.seq) for i, env, _ in opened]
+            conn, [(deliveries[i][1].id, env.boot, env.seq) for i, env, _ in opened if parts[i] is None]
         )
         decoded: list[tuple[int, envelope.Envelope]] = []
         for index, env, digest in opened:
             payload, gateway = deliveries[index]
             key = (gateway.id, env.boot, env.seq)
+            part = parts[index]
+            if part is not None:
+                decoded.append((index, env))
+                items = [i for i in env.items if isinstance(i, MeterReading) and i.meter in part[1]]
+                self._check_items(conn, gateway, index, items, received_at, batch)
+                continue
             if key in seen:
                 if seen[key] == digest:
                     # The same envelope again (a QoS 1 redelivery, an HTTP retry): a no-op.
@@ -245,6 +270,12 @@ class Ingestor:
         written: list[tuple[int, list[StoredReading]]] = []
         for index, env in decoded:
             payload, gateway = deliveries[index]
+            part = parts[index]
+            if part is not None:  # kept as a batch already
+                rows = batch.new_rows.get(index, [])
+                results[index].batch_id, results[index].stored = part[0], len(rows)
+                written.append((part[0], rows))
+                continue
             written.append(
                 self._archive(
                     conn, gateway, transport, received_at, env, payload, batch, index, results[index]
@@ -258,15 +289,17 @@ class Ingestor:
 
     def _ingest_on_arrays(
         self, conn: Connection, deliveries: Sequence[tuple[bytes, Gateway]], transport: str, received_at: int
-    ) -> tuple[dict[int, IngestResult], dict[GatewayId, int]] | None:
-        """Store, checked on arrays (:mod:`tanhui.ingest.columnar`), every envelope of the batch whose
-        readings are all good and whose meters no other envelope of the batch that is not all good carries;
-        their results by index and the highest sequence number of each gateway. None, having written
-        nothing, when no envelope qualifies.
+    ) -> tuple[dict[int, IngestResult], dict[GatewayId, int], dict[int, tuple[int, frozenset[str]]]] | None:
+        """Store, checked on arrays (:mod:`tanhui.ingest.columnar`), the readings of the batch's envelopes in
+        the usual form, except every reading of a meter that one of them fails a check with (or that an
+        envelope not in that form carries). Returns each such envelope's result by index (kept as a batch,
+        with what was stored), the highest sequence number of each gateway, and for each envelope with
+        meters left over, its batch id and those serials, for the per-reading path. None, having written
+        nothing, when nothing qualifies.
 
-        An envelope that shares a meter with one that needs the per-reading path goes that way too, so that
-        the two paths never judge readings of one register separately: what is stored and quarantined is
-        then what the per-reading path alone would decide (tests/integration/test_ingest_batch_checks.py).
+        Whole meters are left over, never single readings: every rule judges one meter's readings (its
+        registry entry, its registers' neighbours) or one envelope, so the two paths together decide what
+        the per-reading path alone would (tests/integration/test_ingest_batch_checks.py).
         """
         readable, others = _opened(deliveries)
         if not readable:
@@ -290,22 +323,28 @@ class Ingestor:
             spans = [(i.meter, i.start, i.end) for found in self._meters.values() for i in found]
             self._table = columnar.MeterTable.build(spans, self.rules)
         _lock_judged(conn, self._table, deliveries, readable, others, judged)
-        meters: list[set[tuple[CommunityId, str]]] | None = None
+        # Meters (community, serial) whose readings go the per-reading way: those of envelopes not in
+        # columns, then any with a reading that fails a check on arrays.
+        apart: set[tuple[CommunityId, str]] = {
+            (deliveries[i][1].community_id, item.meter)
+            for i in judged - readable.keys()
+            for item in others[i].items
+            if isinstance(item, MeterReading)
+        }
+        if not good:
+            return None
+        batch = [readable[index] for index in good]
         while True:
-            if len(good) < len(judged):
-                meters = meters or _judged_meters(deliveries, readable, others, judged)
-                good = _untouched(good, meters)
-            if not good:
+            found, failing = columnar.candidates(self._table, batch, received_at, self.rules, apart)
+            if failing:
+                apart |= failing
+                continue
+            if found is None:
                 return None
-            batch = [readable[index] for index in good]
-            found, failed = columnar.candidates(self._table, batch, received_at, self.rules)
-            if found is not None:
-                failed = columnar.discontinuous(found, self._stored_near(conn, found))
-                if not failed:
-                    break
-            elif not failed:
-                return None
-            good = [index for position, index in enumerate(good) if position not in failed]
+            falling = columnar.discontinuous(found, self._stored_near(conn, found))
+            if not falling:
+                break
+            apart |= {(self._by_id[MeterId(m)].community_id, self._by_id[MeterId(m)].serial) for m in falling}
         ids = readings_repo.add_batches(
             conn,
             [
@@ -317,10 +356,17 @@ class Ingestor:
         )
         batch_ids = np.array(ids, dtype=np.int64)
         stored = np.bincount(found.envelope, minlength=len(batch))
+        self.readings_on_arrays += len(found)
         results = {
             index: IngestResult(batch_id=i, stored=int(n))
             for index, i, n in zip(good, ids, stored.tolist(), strict=True)
         }
+        split: dict[int, tuple[int, frozenset[str]]] = {}
+        for index, batch_id in zip(good, ids, strict=True):
+            columns, gateway = readable[index]
+            mine = frozenset(k for k in columns.meter_keys if (gateway.community_id, k) in apart)
+            if mine:
+                split[index] = (batch_id, mine)
         codes = readings_repo.register_code_map(conn, set(found.names))
         code_of = np.array([codes[name] for name in found.names], dtype=np.int64)
         # In key order, so that PostgreSQL's index takes the rows as runs rather than at random places.
@@ -333,7 +379,7 @@ class Ingestor:
             found.counts[order],
             batch_ids[found.envelope[order]],
         )
-        return results, _highest_seqs((gateway.id, columns.seq) for columns, gateway in batch)
+        return results, _highest_seqs((gateway.id, columns.seq) for columns, gateway in batch), split
 
     def _lock_candidates(self, conn: Connection, batch: _Batch, gateway_of: Callable[[int], Gateway]) -> None:
         """:func:`_lock_judged` for the per-reading path: the gateways and unbound meters of the readings
@@ -780,45 +826,6 @@ def _opened(
         if env.gateway == gateway.name:
             others[index] = env
     return readable, others
-
-
-def _judged_meters(
-    deliveries: Sequence[tuple[bytes, Gateway]],
-    readable: dict[int, tuple[envelope.ReadingColumns, Gateway]],
-    others: dict[int, envelope.Envelope],
-    judged: set[int],
-) -> list[set[tuple[CommunityId, str]]]:
-    """For each envelope, the meters (community, serial) whose readings in it the rules will judge.
-
-    An envelope that does not decode, names another gateway, or was seen before (a redelivery is counted,
-    a replay quarantined whole) has its readings judged by no rule: it names none, and the envelopes that
-    share its meters may stay on arrays.
-    """
-    meters: list[set[tuple[CommunityId, str]]] = []
-    for index, (_, gateway) in enumerate(deliveries):
-        community = gateway.community_id
-        if index not in judged:
-            meters.append(set())
-        elif index in readable:
-            meters.append({(community, serial) for serial in readable[index][0].meter_keys})
-        else:
-            items = others[index].items
-            meters.append({(community, item.meter) for item in items if isinstance(item, MeterReading)})
-    return meters
-
-
-def _untouched(good: list[int], meters: list[set[tuple[CommunityId, str]]]) -> list[int]:
-    """The envelopes of ``good`` that share no meter with an envelope outside it, directly or through
-    others that do."""
-    kept = set(good)
-    tainted = set().union(*(m for index, m in enumerate(meters) if index not in kept))
-    while True:
-        touched = {index for index in kept if not meters[index].isdisjoint(tainted)}
-        if not touched:
-            return [index for index in good if index in kept]
-        kept -= touched
-        for index in touched:
-            tainted |= meters[index]
 
 
 def _highest_seqs(sequence_numbers: Iterable[tuple[GatewayId, int]]) -> dict[GatewayId, int]:
