@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,6 +38,8 @@ from tanhui.ingest.broker import GatewayAccount, uplink_topic
 from tanhui.ingest.mqtt import MqttIngestWorker
 from tanhui.ingest.pipeline import Ingestor
 from tanhui.sim.county import build_county, envelopes
+from tanhui.sim.county import readings as sim_readings
+from tanhui.sim.faults import FaultKind, FaultRates, envelopes_with_faults
 from tanhui.store import migrate, quarantine, readings, registry
 from tanhui.store.engine import make_engine
 from tanhui.store.schema import gateways
@@ -418,6 +421,101 @@ def test_two_workers_split_the_messages_and_ingest_each_once(
     _assert_each_reading_once(county.engine, county.readings)
 
 
+@pytest.mark.mqtt
+@pytest.mark.postgres
+def test_three_workers_on_a_faulty_backlog_quarantine_exactly_the_injected_faults(
+    pg_url: str, broker_dir: Path
+) -> None:
+    """Three workers drain a backlog with every fault kind mixed in. A shared subscription deals each
+    gateway's envelopes to all three in turn, so workers meet each other's gateways (and defer them, or
+    wait); still every injected fault is quarantined once with its reason, and every reading stored is
+    the meter's true value, each once."""
+    engine = make_engine(pg_url)
+    migrate.upgrade(engine)
+    start = datetime.now(UTC).date() - timedelta(days=3)
+    simulated = build_county(seed=11, households=30, start=start, days=2, households_per_gateway=5)
+    onboarded = onboard(engine, simulated, factor_set_id="cn-mee-2023@v1", now=0, passwords={"operator": "x"})
+    rates = FaultRates(
+        conflicting_duplicate=0.004,
+        unknown_meter=0.004,
+        meter_clock_ahead=0.004,
+        unit_mismatch=0.004,
+        decreasing_register=0.004,
+        gap=0.002,
+        duplicate_envelope=0.05,
+        out_of_order=0.05,
+    )
+    sent, faults = envelopes_with_faults(simulated, rates, max_readings=40)
+    assert {f.kind for f in faults} >= {FaultKind.DECREASING_REGISTER, FaultKind.CONFLICTING_DUPLICATE}
+    county = County(engine, onboarded.gateway_tokens, sent, 0)
+    port, password = servers.free_port(), secrets.token_urlsafe(16)
+    config = _write_broker_files(broker_dir, port, county, password)
+    try:
+        with servers.private_mosquitto(config, port):
+            workers = [_worker(county, port, f"ingest-{i}", password, batch_size=8) for i in (1, 2, 3)]
+            publishers = Publishers(port, county.tokens)
+            try:
+                stream = Stream(publishers, county.prefix, sent, rate=5000)
+                stream.start()
+                stream.finish()
+                _wait_until(
+                    lambda: sum(w.stats.messages for w in workers) >= len(sent), "every message is in"
+                )
+            finally:
+                publishers.close()
+                for worker in workers:
+                    worker.stop()
+        assert [w.stats.failed for w in workers] == [0, 0, 0]
+        with engine.connect() as conn:
+            held = quarantine.entries(conn, onboarded.community_id, status=None, limit=100_000)
+            stored = {
+                (meter.serial, register, at): counts * meter.resolution
+                for meter in registry.meters_of_community(conn, onboarded.community_id)
+                for register in ("energy_import", "volume")
+                for at, counts in readings.of_meter(conn, meter.id, register)
+            }
+        labelled = Counter((f.expected_reason, f.meter) for f in faults if f.expected_reason is not None)
+        got = Counter((row.reason, row.meter_serial) for row in held)
+        falls = "decreasing_register"
+        # Every fault but a fall is quarantined exactly as labelled, whatever the order of arrival.
+        assert +Counter({k: n for k, n in got.items() if k[0] != falls}) == +Counter(
+            {k: n for k, n in labelled.items() if k[0] != falls}
+        )
+        # A fall is quarantined on its meter and on no other. Which reading takes the blame depends on
+        # arrival: a fall that comes before the readings preceding it (a deferred or swapped envelope) has
+        # nothing to fall from, so those later arrivals are the ones that fall to it.
+        assert {k for k in got if k[0] == falls} == {k for k in labelled if k[0] == falls}
+        truth = {
+            (r.meter, r.register, int(r.time.timestamp())): r.value
+            for _, pairs in sim_readings(simulated)
+            for _, r in pairs
+        }
+        fell = {
+            (f.meter, int(f.meter_time.timestamp()))
+            for f in faults
+            if f.kind is FaultKind.DECREASING_REGISTER and f.meter_time
+        }
+        assert stored
+        for (serial, register, at), value in stored.items():
+            assert truth.get((serial, register, at)) == value or (serial, at) in fell
+        touched = {(f.meter, int(f.meter_time.timestamp())) for f in faults if f.meter and f.meter_time}
+        blamed = {
+            (
+                row.meter_serial,
+                int(datetime.fromisoformat(row.message.split(" at ")[1].split(": ")[0]).timestamp()),
+            )
+            for row in held
+            if row.reason == falls
+        }
+        assert {(serial, at) for serial, _, at in truth.keys() - stored.keys()} <= touched | blamed
+        # What is stored never falls.
+        for serial, register in {(k[0], k[1]) for k in stored}:
+            series = [stored[k] for k in sorted(k for k in stored if k[:2] == (serial, register))]
+            assert series == sorted(series), (serial, register)
+    finally:
+        engine.dispose()
+
+
 # --- a worker killed mid-batch ----------------------------------------------------------------------
 
 
@@ -504,7 +602,14 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(
     password = (broker_dir / "ingest-worker.password").read_text().strip()
     assert (broker_dir / "ingest-worker.password").stat().st_mode & 0o777 == 0o600
     assert (broker_dir / "passwd").stat().st_mode & 0o777 == 0o640
-    args = ("--client-id", "ingest-a", "--mqtt-username", WORKER, "--mqtt-password", password)
+    args: tuple[str, ...] = (
+        "--client-id",
+        "ingest-a",
+        "--mqtt-username",
+        WORKER,
+        "--mqtt-password",
+        password,
+    )
     args += ("--batch-size", "20")
     with servers.private_mosquitto(broker_dir / "mosquitto.conf", port):
         first = WorkerProcess(env, *args)
