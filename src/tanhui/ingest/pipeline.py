@@ -170,8 +170,8 @@ class Ingestor:
                 busy = readings_repo.busy_gateways(conn, {gateway.id for _, gateway in deliveries})
                 if busy and any(gateway.id not in busy for _, gateway in deliveries):
                     taken = [index for index in taken if deliveries[index][1].id not in busy]
-                    for index in set(range(len(deliveries))) - set(taken):
-                        results[index].deferred = True
+                    for result, (_, gateway) in zip(results, deliveries, strict=True):
+                        result.deferred = gateway.id in busy
             batch = [deliveries[index] for index in taken]
             done, highest = self._ingest_taken(conn, batch, transport, received_at)
         for index, result in zip(taken, done, strict=True):
@@ -216,16 +216,15 @@ class Ingestor:
         deliveries: Sequence[tuple[bytes, Gateway]],
         transport: str,
         received_at: int,
-        split: Sequence[tuple[int, frozenset[str]] | None] | None = None,
+        split: Sequence[tuple[int, frozenset[str]] | None],
     ) -> tuple[list[IngestResult], dict[GatewayId, int]]:
         """Check every reading of ``deliveries`` one by one, naming the rule each rejected one breaks;
         store the good ones and quarantine the rest (the reference the array checks are held to).
 
-        ``split[i]``, when given, is ``(batch id, serials)`` of an envelope the array path has already
-        kept as that batch, with the readings of every other meter stored: only those serials' readings
-        are checked here.
+        ``split[i]`` is None, or ``(batch id, serials)`` of an envelope the array path has already kept as
+        that batch, with the readings of every other meter stored: only those serials' readings are
+        checked here.
         """
-        parts = split if split is not None else [None] * len(deliveries)
         results = [IngestResult() for _ in deliveries]
         batch = _Batch()
         opened: list[tuple[int, envelope.Envelope, str]] = []
@@ -243,13 +242,13 @@ class Ingestor:
                 continue
             opened.append((index, env, hashlib.sha256(payload).hexdigest()))
         seen = readings_repo.envelope_digests(
-            conn, [(deliveries[i][1].id, env.boot, env.seq) for i, env, _ in opened if parts[i] is None]
+            conn, [(deliveries[i][1].id, env.boot, env.seq) for i, env, _ in opened if split[i] is None]
         )
         decoded: list[tuple[int, envelope.Envelope]] = []
         for index, env, digest in opened:
             payload, gateway = deliveries[index]
             key = (gateway.id, env.boot, env.seq)
-            part = parts[index]
+            part = split[index]
             if part is not None:
                 decoded.append((index, env))
                 items = [i for i in env.items if isinstance(i, MeterReading) and i.meter in part[1]]
@@ -270,7 +269,7 @@ class Ingestor:
         written: list[tuple[int, list[StoredReading]]] = []
         for index, env in decoded:
             payload, gateway = deliveries[index]
-            part = parts[index]
+            part = split[index]
             if part is not None:  # kept as a batch already
                 rows = batch.new_rows.get(index, [])
                 results[index].batch_id, results[index].stored = part[0], len(rows)
