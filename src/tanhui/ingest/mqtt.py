@@ -226,9 +226,10 @@ class MqttIngestWorker(SessionSubscriber):
         known: list[tuple[bytes, Gateway]] = []
         known_deliveries: list[Delivery] = []
         unknown: list[Delivery] = []
-        for delivery in batch:
-            name = _gateway_of(delivery.topic, self._prefix)
-            gateway = self._gateway(name) if name else None
+        names = [_gateway_of(delivery.topic, self._prefix) for delivery in batch]
+        found = self._gateways_named({name for name in names if name})
+        for delivery, name in zip(batch, names, strict=True):
+            gateway = found.get(name) if name else None
             if gateway is None:
                 unknown.append(delivery)
             else:
@@ -264,13 +265,23 @@ class MqttIngestWorker(SessionSubscriber):
                 received_at=int(self._ingestor.now().timestamp()),
             )
 
-    def _gateway(self, name: str) -> Gateway | None:
+    def _gateways_named(self, names: set[str]) -> dict[str, Gateway]:
+        """The registered gateways among ``names``: from the cache, the rest (or stale) in one query.
+
+        Unknown names are not cached, so a gateway registered now works at once."""
         now = time.monotonic()
-        cached = self._gateways.get(name)
-        if cached is not None and now - cached[0] < _GATEWAY_CACHE_SECONDS:
-            return cached[1]
-        with self._engine.connect() as conn:
-            gateway = registry.gateway_by_name(conn, name)
-        if gateway is not None:  # unknown names are not cached, so a gateway registered now works at once
-            self._gateways[name] = (now, gateway)
-        return gateway
+        found: dict[str, Gateway] = {}
+        missing: list[str] = []
+        for name in names:
+            cached = self._gateways.get(name)
+            if cached is not None and now - cached[0] < _GATEWAY_CACHE_SECONDS:
+                found[name] = cached[1]
+            else:
+                missing.append(name)
+        if missing:
+            with self._engine.connect() as conn:
+                fresh = registry.gateways_by_name(conn, missing)
+            for name, gateway in fresh.items():
+                self._gateways[name] = (now, gateway)
+            found.update(fresh)
+        return found

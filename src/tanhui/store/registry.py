@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -164,12 +165,20 @@ def gateway_by_token(conn: Connection, token: str) -> Gateway | None:
 
 
 def gateway_by_name(conn: Connection, name: str) -> Gateway | None:
-    row = conn.execute(select(gateways).where(gateways.c.name == name)).first()
-    return (
-        None
-        if row is None
-        else Gateway(GatewayId(row.id), CommunityId(row.community_id), row.name, row.last_seq)
-    )
+    return gateways_by_name(conn, [name]).get(name)
+
+
+def gateways_by_name(conn: Connection, names: Iterable[str]) -> dict[str, Gateway]:
+    """The registered gateways among ``names``, by name, in one query (an ingest worker meets the first
+    message of hundreds of gateways in one batch)."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return {}
+    rows = conn.execute(select(gateways).where(gateways.c.name.in_(wanted)))
+    return {
+        row.name: Gateway(GatewayId(row.id), CommunityId(row.community_id), row.name, row.last_seq)
+        for row in rows
+    }
 
 
 def advance_gateway_seq(conn: Connection, gateway_id: GatewayId, seq: int) -> None:
