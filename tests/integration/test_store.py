@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from tanhui.store import migrate, readings
+from tanhui.store import migrate, readings, registry
 from tanhui.store.engine import make_engine
 from tanhui.store.readings import StoredReading
 from tanhui.store.schema import metadata
@@ -51,3 +52,55 @@ def test_a_reading_key_is_unique(engine: Engine, world: World) -> None:
         readings.add(conn, [StoredReading(meter, "energy_import", NOW, 6)], batch_id=batch, received_at=NOW)
     with engine.connect() as conn:
         assert readings.of_meter(conn, meter, "energy_import") == [(NOW, 5)]
+
+
+def test_gateways_are_looked_up_by_name_many_at_once(engine: Engine, world: World) -> None:
+    with engine.connect() as conn:
+        found = registry.gateways_by_name(conn, ["gw-1", "gw-2", "gw-nobody", "gw-1"])
+        assert found == {"gw-1": world.gateway, "gw-2": world.other_gateway}
+        assert registry.gateways_by_name(conn, []) == {}
+        assert registry.gateway_by_name(conn, "gw-nobody") is None
+        assert registry.gateway_by_name(conn, "gw-2") == world.other_gateway
+
+
+def test_the_neighbour_window_asks_each_register_only_for_its_meters(engine: Engine, world: World) -> None:
+    with engine.begin() as conn:
+        batch = readings.add_batch(
+            conn,
+            gateway_id=world.gateway.id,
+            seq=1,
+            transport="http",
+            received_at=NOW,
+            sha256="0" * 64,
+            payload=b"{}",
+        )
+        codes = readings.register_code_map(conn, {"energy_import", "volume"})
+        # 2,000 meters with both registers, four readings each (no foreign keys on readings).
+        meter = np.repeat(np.arange(1, 2001), 8)
+        code = np.tile(np.repeat([codes["energy_import"], codes["volume"]], 4), 2000)
+        when = NOW + np.tile(np.arange(4) * 900, 4000)
+        readings.add_columns(conn, meter, code, when, np.arange(len(meter)), np.full(len(meter), batch))
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            setting = "SELECT current_setting('enable_seqscan')"
+            before = conn.exec_driver_sql(setting).scalar_one()
+        m, c, t, _ = readings.window_columns(
+            conn, {codes["energy_import"]: [1, 2, 3], codes["volume"]: [3, 2500]}, NOW + 900, NOW + 1800
+        )
+        got = sorted(zip(m.tolist(), c.tolist(), t.tolist(), strict=True))
+        energy, volume = codes["energy_import"], codes["volume"]
+        assert got == sorted(
+            [(i, energy, NOW + d) for i in (1, 2, 3) for d in (900, 1800)]
+            + [(3, volume, NOW + d) for d in (900, 1800)]
+        )
+        if engine.dialect.name == "postgresql":
+            # The not yet analysed partition is probed by key, and the setting is the caller's again after.
+            assert conn.exec_driver_sql(setting).scalar_one() == before == "on"
+            ids = "{" + ",".join(map(str, range(1, 2001, 2))) + "}"
+            query = (
+                "EXPLAIN SELECT * FROM readings_hot WHERE meter_id = ANY(%(ids)s::int4[]) "
+                "AND register = 1 AND meter_time BETWEEN 0 AND %(hi)s"
+            )
+            with readings._probing_by_key(conn):
+                plan = "\n".join(conn.exec_driver_sql(query, {"ids": ids, "hi": NOW}).scalars())
+            assert "Seq Scan" not in plan and "readings_hot" in plan

@@ -403,8 +403,10 @@ class Ingestor:
         if known:
             meter, code, t, value = readings_repo.window_columns(
                 conn,
-                np.unique(found.meter_id).tolist(),
-                list(known.values()),
+                {
+                    stored_code: np.unique(found.meter_id[found.register == local[name]]).tolist()
+                    for name, stored_code in known.items()
+                },
                 int(found.time.min()) - window,
                 int(found.time.max()) + window,
             )

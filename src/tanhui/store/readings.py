@@ -18,6 +18,7 @@ stored twice, once in each table.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -313,68 +314,69 @@ def latest_before(
     if not ids or not names:
         return found
     _hold_off_compaction(conn)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        last_hot = (
-            select(
-                readings_hot.c.meter_id,
-                readings_hot.c.register,
-                func.max(readings_hot.c.meter_time).label("t"),
+    with _probing_by_key(conn):
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            last_hot = (
+                select(
+                    readings_hot.c.meter_id,
+                    readings_hot.c.register,
+                    func.max(readings_hot.c.meter_time).label("t"),
+                )
+                .join(register_codes, register_codes.c.code == readings_hot.c.register)
+                .where(
+                    _among(conn, readings_hot.c.meter_id, chunk),
+                    register_codes.c.name.in_(names),
+                    readings_hot.c.meter_time < before,
+                )
+                .group_by(readings_hot.c.meter_id, readings_hot.c.register)
+                .subquery()
             )
-            .join(register_codes, register_codes.c.code == readings_hot.c.register)
-            .where(
-                _among(conn, readings_hot.c.meter_id, chunk),
-                register_codes.c.name.in_(names),
-                readings_hot.c.meter_time < before,
+            hot = (
+                select(
+                    readings_hot.c.meter_id,
+                    register_codes.c.name,
+                    readings_hot.c.meter_time,
+                    readings_hot.c.value,
+                )
+                .join(
+                    last_hot,
+                    (last_hot.c.meter_id == readings_hot.c.meter_id)
+                    & (last_hot.c.register == readings_hot.c.register)
+                    & (last_hot.c.t == readings_hot.c.meter_time),
+                )
+                .join(register_codes, register_codes.c.code == readings_hot.c.register)
             )
-            .group_by(readings_hot.c.meter_id, readings_hot.c.register)
-            .subquery()
-        )
-        hot = (
-            select(
-                readings_hot.c.meter_id,
-                register_codes.c.name,
-                readings_hot.c.meter_time,
-                readings_hot.c.value,
+            for meter_id, name, t, value in conn.execute(hot):
+                found[(MeterId(int(meter_id)), name)] = (int(t), int(value))
+            missing = [m for m in chunk for n in names if (MeterId(m), n) not in found]
+            if not missing:
+                continue
+            last_day = (
+                select(
+                    readings_packed.c.meter_id,
+                    readings_packed.c.register,
+                    func.max(readings_packed.c.day).label("d"),
+                )
+                .join(register_codes, register_codes.c.code == readings_packed.c.register)
+                .where(
+                    _among(conn, readings_packed.c.meter_id, sorted(set(missing))),
+                    register_codes.c.name.in_(names),
+                    readings_packed.c.day <= before // DAY,
+                )
+                .group_by(readings_packed.c.meter_id, readings_packed.c.register)
+                .subquery()
             )
-            .join(
-                last_hot,
-                (last_hot.c.meter_id == readings_hot.c.meter_id)
-                & (last_hot.c.register == readings_hot.c.register)
-                & (last_hot.c.t == readings_hot.c.meter_time),
+            packed = _packed_select().join(
+                last_day,
+                (last_day.c.meter_id == readings_packed.c.meter_id)
+                & (last_day.c.register == readings_packed.c.register)
+                & (last_day.c.d == readings_packed.c.day),
             )
-            .join(register_codes, register_codes.c.code == readings_hot.c.register)
-        )
-        for meter_id, name, t, value in conn.execute(hot):
-            found[(MeterId(int(meter_id)), name)] = (int(t), int(value))
-        missing = [m for m in chunk for n in names if (MeterId(m), n) not in found]
-        if not missing:
-            continue
-        last_day = (
-            select(
-                readings_packed.c.meter_id,
-                readings_packed.c.register,
-                func.max(readings_packed.c.day).label("d"),
-            )
-            .join(register_codes, register_codes.c.code == readings_packed.c.register)
-            .where(
-                _among(conn, readings_packed.c.meter_id, sorted(set(missing))),
-                register_codes.c.name.in_(names),
-                readings_packed.c.day <= before // DAY,
-            )
-            .group_by(readings_packed.c.meter_id, readings_packed.c.register)
-            .subquery()
-        )
-        packed = _packed_select().join(
-            last_day,
-            (last_day.c.meter_id == readings_packed.c.meter_id)
-            & (last_day.c.register == readings_packed.c.register)
-            & (last_day.c.d == readings_packed.c.day),
-        )
-        for record in _records(conn.execute(packed)):
-            key = (record.meter_id, record.register)
-            if record.meter_time < before and (key not in found or record.meter_time > found[key][0]):
-                found[key] = (record.meter_time, record.value)
+            for record in _records(conn.execute(packed)):
+                key = (record.meter_id, record.register)
+                if record.meter_time < before and (key not in found or record.meter_time > found[key][0]):
+                    found[key] = (record.meter_time, record.value)
     return found
 
 
@@ -464,29 +466,89 @@ def add_columns(
     bulk.append_binary(conn, "readings_hot", _HOT_COLUMNS, [table.tobytes()])
 
 
-def _window_rows_postgresql(
-    conn: Connection, meter_ids: Sequence[int], codes: Sequence[int], lo: int, hi: int
+def _window_rows(
+    conn: Connection, meters_by_code: dict[int, list[int]], lo: int, hi: int
 ) -> tuple[list[tuple[int, ...]], list[tuple[int, int, int, bytes]]]:
-    """Hot rows and packed days of :func:`window_columns` straight from the driver.
+    """Hot rows and packed days of :func:`window_columns`, a few thousand meters per statement."""
+    found: list[tuple[int, ...]] = []
+    packed: list[tuple[int, int, int, bytes]] = []
+    for code, ids in meters_by_code.items():
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start : start + 5000]
+            if conn.dialect.name == "postgresql":
+                rows, days = _window_rows_postgresql(conn, chunk, code, lo, hi)
+            else:
+                hot = select(
+                    readings_hot.c.meter_id,
+                    readings_hot.c.register,
+                    readings_hot.c.meter_time,
+                    readings_hot.c.value,
+                ).where(
+                    readings_hot.c.meter_id.in_(chunk),
+                    readings_hot.c.register == code,
+                    readings_hot.c.meter_time.between(lo, hi),
+                )
+                days_query = select(
+                    readings_packed.c.meter_id,
+                    readings_packed.c.register,
+                    readings_packed.c.day,
+                    readings_packed.c.data,
+                ).where(
+                    readings_packed.c.meter_id.in_(chunk),
+                    readings_packed.c.register == code,
+                    readings_packed.c.day.between(lo // DAY, hi // DAY),
+                )
+                rows = [tuple(r) for r in conn.execute(hot)]
+                days = [(int(m), int(r), int(d), bytes(b)) for m, r, d, b in conn.execute(days_query)]
+            found.extend(rows)
+            packed.extend(days)
+    return found, packed
 
-    The id lists go as array literals typed in the statement (``%s::int4[]``): PostgreSQL reads them once
-    as constant arrays, while psycopg would adapt a list of Python ints element by element.
+
+def _window_rows_postgresql(
+    conn: Connection, meter_ids: Sequence[int], code: int, lo: int, hi: int
+) -> tuple[list[tuple[int, ...]], list[tuple[int, int, int, bytes]]]:
+    """Hot rows and packed days of :func:`window_columns` for one register, straight from the driver.
+
+    The id list goes as an array literal typed in the statement (``%s::int4[]``): PostgreSQL reads it once
+    as a constant array, while psycopg would adapt a list of Python ints element by element.
     """
     driver = cast(psycopg.Connection[Any], conn.connection.driver_connection)
     ids = "{" + ",".join(map(str, meter_ids)) + "}"
-    registers = "{" + ",".join(map(str, codes)) + "}"
     with driver.cursor() as cursor:
         rows: list[tuple[int, ...]] = cursor.execute(
             "SELECT meter_id, register, meter_time, value FROM readings_hot WHERE meter_id = ANY(%s::int4[]) "
-            "AND register = ANY(%s::int2[]) AND meter_time BETWEEN %s AND %s",
-            (ids, registers, lo, hi),
+            "AND register = %s AND meter_time BETWEEN %s AND %s",
+            (ids, code, lo, hi),
         ).fetchall()
         days: list[tuple[int, int, int, bytes]] = cursor.execute(
             "SELECT meter_id, register, day, data FROM readings_packed WHERE meter_id = ANY(%s::int4[]) "
-            "AND register = ANY(%s::int2[]) AND day BETWEEN %s AND %s",
-            (ids, registers, lo // DAY, hi // DAY),
+            "AND register = %s AND day BETWEEN %s AND %s",
+            (ids, code, lo // DAY, hi // DAY),
         ).fetchall()
     return rows, days
+
+
+@contextlib.contextmanager
+def _probing_by_key(conn: Connection) -> Iterator[None]:
+    """Within the block, PostgreSQL plans no sequential scan where a key lookup is possible.
+
+    Ingest looks up a few thousand meters' neighbours in a partition that may hold millions of rows. A
+    partition not yet analysed (a new month, a new deployment; autovacuum analyses it only after a
+    minute or more) has no statistics: the planner takes a list of thousands of meter ids to match the
+    whole table and scans all of it, at about twice the cost of the key lookups on the benchmark's 2.3
+    million rows, and growing with the partition (docs/gateways.md, "Ingest throughput").
+    """
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    previous = conn.exec_driver_sql(
+        "SELECT current_setting('enable_seqscan'), set_config('enable_seqscan', 'off', true)"
+    ).scalar_one()
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql("SELECT set_config('enable_seqscan', %(v)s, true)", {"v": previous})
 
 
 def known_register_codes(conn: Connection, names: set[str]) -> dict[str, int]:
@@ -500,51 +562,24 @@ def register_code_map(conn: Connection, names: set[str]) -> dict[str, int]:
 
 
 def window_columns(
-    conn: Connection, meter_ids: Sequence[int], codes: Sequence[int], lo: int, hi: int
+    conn: Connection, meters_by_code: dict[int, Iterable[int]], lo: int, hi: int
 ) -> tuple[Ints, Ints, Ints, Ints]:
-    """:func:`in_window` as arrays ``(meter_id, register code, meter_time, value)``, hot and packed.
+    """:func:`in_window` as arrays ``(meter_id, register code, meter_time, value)``, hot and packed, for
+    the meters given under each register code.
 
-    Ingest's batch checks read every stored neighbour of a batch; on PostgreSQL the hot rows come
-    straight from the driver, without a Python object per row. Holds off compaction like
-    :func:`in_window`.
+    Ingest's batch checks read every stored neighbour of a batch. Each register is asked only for the
+    meters that have it: a list of meters times a list of registers would make PostgreSQL look up every
+    combination (an electricity meter's volume register too). On PostgreSQL the hot rows come straight
+    from the driver, without a Python object per row. Holds off compaction like :func:`in_window`.
     """
-    ids = sorted(set(meter_ids))
-    wanted = sorted(set(codes))
+    wanted = {code: sorted(set(ids)) for code, ids in sorted(meters_by_code.items())}
+    wanted = {code: ids for code, ids in wanted.items() if ids}
     empty = np.zeros(0, dtype=np.int64)
-    if not ids or not wanted:
+    if not wanted:
         return empty, empty, empty, empty
     _hold_off_compaction(conn)
-    found: list[tuple[int, ...]] = []
-    packed: list[tuple[int, int, int, bytes]] = []
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start : start + 5000]
-        if conn.dialect.name == "postgresql":
-            rows, days = _window_rows_postgresql(conn, chunk, wanted, lo, hi)
-        else:
-            hot = select(
-                readings_hot.c.meter_id,
-                readings_hot.c.register,
-                readings_hot.c.meter_time,
-                readings_hot.c.value,
-            ).where(
-                readings_hot.c.meter_id.in_(chunk),
-                readings_hot.c.register.in_(wanted),
-                readings_hot.c.meter_time.between(lo, hi),
-            )
-            days_query = select(
-                readings_packed.c.meter_id,
-                readings_packed.c.register,
-                readings_packed.c.day,
-                readings_packed.c.data,
-            ).where(
-                readings_packed.c.meter_id.in_(chunk),
-                readings_packed.c.register.in_(wanted),
-                readings_packed.c.day.between(lo // DAY, hi // DAY),
-            )
-            rows = [tuple(r) for r in conn.execute(hot)]
-            days = [(int(m), int(r), int(d), bytes(b)) for m, r, d, b in conn.execute(days_query)]
-        found.extend(rows)
-        packed.extend(days)
+    with _probing_by_key(conn):
+        found, packed = _window_rows(conn, wanted, lo, hi)
     for meter_id, register, day, data in packed:
         for r in packing.decode(day * DAY, data):
             if lo <= r.meter_time <= hi:
