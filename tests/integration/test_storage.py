@@ -228,6 +228,35 @@ def test_compaction_waits_for_an_ingest_between_its_check_and_its_commit(pg_url:
         engine.dispose()
 
 
+@pytest.mark.postgres
+def test_ingest_holds_compaction_off_in_every_transaction_and_savepoint_it_reads_in(pg_url: str) -> None:
+    engine = make_engine(pg_url)
+    migrate.upgrade(engine)
+    held = text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND mode = 'ShareLock' "
+        "AND pid = pg_backend_pid()"
+    )
+    key = [(MeterId(1), "energy_import", DAY0)]
+    try:
+        with engine.connect() as conn:
+            for _ in range(2):  # the lock is remembered per transaction, so the second one takes it again
+                with conn.begin():
+                    assert conn.execute(held).scalar_one() == 0
+                    readings.existing(conn, key)
+                    readings.existing(conn, key)
+                    assert conn.execute(held).scalar_one() == 1
+            with conn.begin():
+                savepoint = conn.begin_nested()
+                readings.existing(conn, key)
+                assert conn.execute(held).scalar_one() == 1
+                savepoint.rollback()  # releases the lock taken inside it
+                assert conn.execute(held).scalar_one() == 0
+                readings.existing(conn, key)
+                assert conn.execute(held).scalar_one() == 1
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.parametrize("size", [0, 1, 300, 5_000, 100_000])
 def test_a_batch_payload_comes_back_byte_for_byte(engine: Engine, world: World, size: int) -> None:
     rng = random.Random(size)

@@ -315,8 +315,10 @@ def latest_before(
         return found
     _hold_off_compaction(conn)
     with _probing_by_key(conn):
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+        # On PostgreSQL the ids go as one array parameter (_among), so a chunk can be large.
+        size = 5000 if conn.dialect.name == "postgresql" else 500
+        for start in range(0, len(ids), size):
+            chunk = ids[start : start + size]
             last_hot = (
                 select(
                     readings_hot.c.meter_id,
@@ -969,8 +971,20 @@ def _meter_lock_key(community_id: int, serial: str) -> int:
 
 
 def _hold_off_compaction(conn: Connection) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.execute(select(func.pg_advisory_xact_lock_shared(_COMPACTION_LOCK)))
+    """Take the compaction lock shared, once per transaction: an ingest batch reads and writes readings
+    several times, and each request would be a round trip for a lock it already holds."""
+    if conn.dialect.name != "postgresql":
+        return
+    # The innermost transaction: a lock taken in a savepoint that rolls back is released with it.
+    transaction = conn.get_nested_transaction() or conn.get_transaction()
+    if transaction is not None and conn.info.get(_HELD_OFF) is transaction:
+        return
+    conn.execute(select(func.pg_advisory_xact_lock_shared(_COMPACTION_LOCK)))
+    conn.info[_HELD_OFF] = transaction
+
+
+# The key under which a connection's ``info`` remembers the transaction holding the compaction lock.
+_HELD_OFF = "tanhui.readings.compaction_held_off_in"
 
 
 def _exclude_ingest(conn: Connection) -> None:
