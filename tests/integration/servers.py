@@ -172,10 +172,11 @@ def private_mosquitto(config: Path, port: int) -> Iterator[Mosquitto]:
 class Postgres:
     """A PostgreSQL 15 cluster of our own (``initdb``), trusting local TCP connections as ``root``."""
 
-    def __init__(self, directory: Path, port: int) -> None:
+    def __init__(self, directory: Path, port: int, settings: dict[str, str] | None = None) -> None:
         self.directory = directory
         self.data = directory / "data"
         self.port = port
+        self.settings = {"shared_buffers": "32MB", "max_connections": "60", **(settings or {})}
         self.log = directory / "postgres.log"
         self._user = _system_user("postgres")
         if os.geteuid() == 0 and self._user is None:
@@ -214,8 +215,7 @@ class Postgres:
                 f"\nport = {self.port}\n"
                 "listen_addresses = '127.0.0.1'\n"
                 f"unix_socket_directories = '{self.directory}'\n"
-                "shared_buffers = 32MB\n"
-                "max_connections = 60\n"
+                + "".join(f"{name} = {value}\n" for name, value in self.settings.items())
             )
 
     def start(self, timeout: int = 30) -> None:
@@ -238,10 +238,11 @@ class Postgres:
 
 
 @contextlib.contextmanager
-def private_postgres() -> Iterator[Postgres]:
-    """A started :class:`Postgres` in a temporary directory, stopped and removed on the way out."""
+def private_postgres(settings: dict[str, str] | None = None) -> Iterator[Postgres]:
+    """A started :class:`Postgres` in a temporary directory, stopped and removed on the way out;
+    ``settings`` are postgresql.conf lines beside (or instead of) the small defaults tests need."""
     with temporary_directory("tanhui-pg-") as directory:
-        server = Postgres(directory, free_port())
+        server = Postgres(directory, free_port(), settings)
         server.init()
         server.start()
         try:
