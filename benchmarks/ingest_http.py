@@ -26,22 +26,18 @@ from tanhui.store import readings as readings_repo
 from tanhui.store.engine import make_engine
 from tanhui.web.app import create_app
 
-# The machine's PostgreSQL (shared/docs/services.md); a benchmark may pass a server of its own instead.
-PG_SERVER = "postgresql://root@127.0.0.1:5432"
-PG_ADMIN = f"{PG_SERVER}/test"
+PG_ADMIN = "postgresql://root@127.0.0.1:5432/test"
 
 
 @contextmanager
-def pg_database(server: str = PG_SERVER) -> Iterator[str]:
-    """A new, empty database on ``server`` (a libpq URL without a database), dropped afterwards."""
+def pg_database() -> Iterator[str]:
     name = f"tanhui_bench_{uuid.uuid4().hex[:10]}"
-    admin_url = PG_ADMIN if server == PG_SERVER else f"{server}/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
         yield name
     finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -72,9 +68,7 @@ def ingest_over_http(url: str, county: County) -> tuple[int, float, list[tuple[i
     with engine.connect() as conn:
         stored_rows = list(readings_repo.scan(conn))
     codes = {name: code for code, name in enumerate(sorted({r.register for r in stored_rows}), start=1)}
-    rows: list[tuple[int, ...]] = [
-        (r.meter_id, codes[r.register], r.meter_time, r.value, r.batch_id) for r in stored_rows
-    ]
+    rows = [(r.meter_id, codes[r.register], r.meter_time, r.value, r.batch_id) for r in stored_rows]
     engine.dispose()
     return stored, elapsed, rows
 
@@ -89,9 +83,9 @@ _LIMIT_COPY = (
 )
 
 
-def raw_copy(rows: list[tuple[int, ...]], server: str = PG_SERVER) -> float:
+def raw_copy(rows: list[tuple[int, ...]]) -> float:
     """Seconds to binary-COPY ``rows`` into an empty table shaped like ``readings_hot`` (PostgreSQL)."""
-    with pg_database(server) as name, psycopg.connect(f"{server}/{name}") as conn:
+    with pg_database() as name, psycopg.connect(f"postgresql://root@127.0.0.1:5432/{name}") as conn:
         conn.execute(
             "CREATE TABLE readings_limit (meter_id int4 NOT NULL, register int2 NOT NULL, "
             "meter_time int8 NOT NULL, value int8 NOT NULL, batch_id int8 NOT NULL, "

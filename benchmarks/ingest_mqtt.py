@@ -17,14 +17,12 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import psycopg
 from sqlalchemy import Engine, func, select
 from tests.integration import servers
 
 from benchmarks import machine
-from benchmarks.ingest_http import PG_SERVER, pg_database, raw_copy
+from benchmarks.ingest_http import pg_database, raw_copy
 from tanhui.cli import publish
 from tanhui.cli.onboarding import onboard
 from tanhui.ingest import broker
@@ -99,16 +97,9 @@ def _drain(
 
 
 def measure(
-    workers: int,
-    *,
-    households: int,
-    days: int,
-    max_readings: int,
-    faults: FaultRates | None = None,
-    server: str = PG_SERVER,
+    workers: int, *, households: int, days: int, max_readings: int, faults: FaultRates | None = None
 ) -> tuple[dict[str, object], list[tuple[int, ...]]]:
-    """One run on the PostgreSQL at ``server``; with ``faults``, the gateways' envelopes carry the
-    simulator's faults at those rates."""
+    """One run; with ``faults``, the gateways' envelopes carry the simulator's faults at those rates."""
     start = datetime.now(UTC).date() - timedelta(days=days + 1)
     county = build_county(seed=3, households=households, start=start, days=days, households_per_gateway=50)
     if faults is None:
@@ -117,8 +108,8 @@ def measure(
         batches = envelopes_with_faults(county, faults, max_readings=max_readings)[0]
     # A redelivered envelope is stored once: the drain waits for each distinct one.
     distinct = len({payload for _, payload in batches})
-    with pg_database(server) as name, servers.temporary_directory("tanhui-bench-mqtt-") as directory:
-        url = server.replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
+    with pg_database() as name, servers.temporary_directory("tanhui-bench-mqtt-") as directory:
+        url = f"postgresql+psycopg://root@127.0.0.1:5432/{name}"
         engine = make_engine(url)
         migrate.upgrade(engine)
         onboarded = onboard(
@@ -162,9 +153,7 @@ def measure(
             stored_rows = list(readings_repo.scan(conn))
         engine.dispose()
     codes = {n: c for c, n in enumerate(sorted({r.register for r in stored_rows}), start=1)}
-    rows: list[tuple[int, ...]] = [
-        (r.meter_id, codes[r.register], r.meter_time, r.value, r.batch_id) for r in stored_rows
-    ]
+    rows = [(r.meter_id, codes[r.register], r.meter_time, r.value, r.batch_id) for r in stored_rows]
     result = {
         "name": f"MQTT → {workers} worker{'s' if workers > 1 else ''} → PostgreSQL"
         + ("" if faults is None else f", {FAULTY_SHARE} of readings faulty"),
@@ -188,73 +177,26 @@ FAULTS = dataclasses.replace(FaultRates.every(1 / 40_000), decreasing_register=0
 FAULTY_SHARE = "1 in 10,000"
 
 
-def server_settings() -> dict[str, str]:
-    """postgresql.conf of the benchmark's own PostgreSQL: the stock configuration but for shared_buffers,
-    set as the PostgreSQL manual advises for a database server (25 % of memory; docs/gateways.md)."""
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    megabytes = min(max(memory // 4 // 2**20, 128), 8192)
-    return {"shared_buffers": f"{megabytes}MB", "max_connections": "100"}
-
-
 def run(households: int = 4000, days: int = 2, max_readings: int = 1000) -> list[dict[str, object]]:
     """Each path measured RUNS times, the limit too; the run with the median rate is reported, with the
-    rates of all runs beside it (this virtual machine's speed varies from minute to minute).
-
-    Every path and its limit run on a PostgreSQL of the benchmark's own (:func:`server_settings`); the
-    two-worker path and its limit run once more on the machine's PostgreSQL as configured, for
-    comparison."""
+    rates of all runs beside it (this virtual machine's speed varies from minute to minute)."""
     results: list[dict[str, object]] = []
-    settings = server_settings()
-    with servers.private_postgres(settings) as own:
-        server = f"postgresql://root@127.0.0.1:{own.port}"
-        rows: list[tuple[int, ...]] = []
-        for workers, faults in ((1, None), (2, None), (2, FAULTS)):
-            median, stored = _median_of_runs(
-                workers,
-                households=households,
-                days=days,
-                max_readings=max_readings,
-                faults=faults,
-                server=server,
-            )
-            rows = stored if faults is None else rows
-            results.append(median)
-        limit = _limit(rows, server)
-        _share(results, limit)
-        results.append(limit)
-    stock, rows = _median_of_runs(
-        2, households=households, days=days, max_readings=max_readings, server=PG_SERVER
-    )
-    stock_limit = _limit(rows, PG_SERVER)
-    _share([stock], stock_limit)
-    for row in (stock, stock_limit):
-        row["name"] = f"{row['name']} (machine's PostgreSQL, as configured)"
-    results += [stock, stock_limit]
-    for row in results[:-2]:
-        row["server"] = f"benchmark's own PostgreSQL, shared_buffers {settings['shared_buffers']}"
-    for row in results[-2:]:
-        row["server"] = f"machine's PostgreSQL, shared_buffers {_shared_buffers(PG_SERVER)}"
-    return results
-
-
-def _median_of_runs(
-    workers: int, *, server: str, **kwargs: Any
-) -> tuple[dict[str, object], list[tuple[int, ...]]]:
-    runs = []
     rows: list[tuple[int, ...]] = []
-    for _ in range(RUNS):
-        result, rows = measure(workers, server=server, **kwargs)
-        runs.append(result)
-    runs.sort(key=lambda r: float(str(r["readings_per_s"])))
-    median = runs[len(runs) // 2]
-    median["readings_per_s_runs"] = [r["readings_per_s"] for r in runs]
-    return median, rows
-
-
-def _limit(rows: list[tuple[int, ...]], server: str) -> dict[str, object]:
-    copies = sorted(raw_copy(rows, server) for _ in range(RUNS))
+    for workers, faults in ((1, None), (2, None), (2, FAULTS)):
+        runs = []
+        for _ in range(RUNS):
+            result, stored = measure(
+                workers, households=households, days=days, max_readings=max_readings, faults=faults
+            )
+            runs.append(result)
+            rows = stored if faults is None else rows
+        runs.sort(key=lambda r: float(str(r["readings_per_s"])))
+        median = runs[len(runs) // 2]
+        median["readings_per_s_runs"] = [r["readings_per_s"] for r in runs]
+        results.append(median)
+    copies = sorted(raw_copy(rows) for _ in range(RUNS))
     seconds = copies[len(copies) // 2]
-    return {
+    limit = {
         "name": "raw binary COPY → PostgreSQL (limit)",
         "readings": len(rows),
         "expected": len(rows),
@@ -262,19 +204,11 @@ def _limit(rows: list[tuple[int, ...]], server: str) -> dict[str, object]:
         "seconds": round(seconds, 3),
         "readings_per_s": round(len(rows) / seconds),
         "readings_per_s_runs": [round(len(rows) / c) for c in reversed(copies)],
-        "share_of_copy": 1.0,
     }
-
-
-def _share(results: list[dict[str, object]], limit: dict[str, object]) -> None:
+    results.append(limit)
     for r in results:
         r["share_of_copy"] = round(float(str(r["readings_per_s"])) / float(str(limit["readings_per_s"])), 3)
-
-
-def _shared_buffers(server: str) -> str:
-    with psycopg.connect(f"{server}/postgres") as conn:
-        row = conn.execute("SHOW shared_buffers").fetchone()
-    return str(row[0]) if row else "?"
+    return results
 
 
 if __name__ == "__main__":

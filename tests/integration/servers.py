@@ -172,11 +172,10 @@ def private_mosquitto(config: Path, port: int) -> Iterator[Mosquitto]:
 class Postgres:
     """A PostgreSQL 15 cluster of our own (``initdb``), trusting local TCP connections as ``root``."""
 
-    def __init__(self, directory: Path, port: int, settings: dict[str, str] | None = None) -> None:
+    def __init__(self, directory: Path, port: int) -> None:
         self.directory = directory
         self.data = directory / "data"
         self.port = port
-        self.settings = {"shared_buffers": "32MB", "max_connections": "60", **(settings or {})}
         self.log = directory / "postgres.log"
         self._user = _system_user("postgres")
         if os.geteuid() == 0 and self._user is None:
@@ -215,7 +214,8 @@ class Postgres:
                 f"\nport = {self.port}\n"
                 "listen_addresses = '127.0.0.1'\n"
                 f"unix_socket_directories = '{self.directory}'\n"
-                + "".join(f"{name} = {value}\n" for name, value in self.settings.items())
+                "shared_buffers = 32MB\n"
+                "max_connections = 60\n"
             )
 
     def start(self, timeout: int = 30) -> None:
@@ -238,11 +238,10 @@ class Postgres:
 
 
 @contextlib.contextmanager
-def private_postgres(settings: dict[str, str] | None = None) -> Iterator[Postgres]:
-    """A started :class:`Postgres` in a temporary directory, stopped and removed on the way out;
-    ``settings`` are postgresql.conf lines beside (or instead of) the small defaults tests need."""
+def private_postgres() -> Iterator[Postgres]:
+    """A started :class:`Postgres` in a temporary directory, stopped and removed on the way out."""
     with temporary_directory("tanhui-pg-") as directory:
-        server = Postgres(directory, free_port(), settings)
+        server = Postgres(directory, free_port())
         server.init()
         server.start()
         try:
