@@ -153,7 +153,9 @@ def measure(
             stored_rows = list(readings_repo.scan(conn))
         engine.dispose()
     codes = {n: c for c, n in enumerate(sorted({r.register for r in stored_rows}), start=1)}
-    rows = [(r.meter_id, codes[r.register], r.meter_time, r.value, r.batch_id) for r in stored_rows]
+    rows: list[tuple[int, ...]] = [
+        (r.meter_id, codes[r.register], r.meter_time, r.value, r.batch_id) for r in stored_rows
+    ]
     result = {
         "name": f"MQTT → {workers} worker{'s' if workers > 1 else ''} → PostgreSQL"
         + ("" if faults is None else f", {FAULTY_SHARE} of readings faulty"),
