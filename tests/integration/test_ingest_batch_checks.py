@@ -618,3 +618,19 @@ def test_a_worker_defers_the_envelopes_of_a_gateway_another_is_checking(
         a.join(10)
     b.join(10)
     assert [(r.deferred, r.stored) for r in alone[0]] == [(False, 2)]
+
+
+@pytest.mark.postgres
+def test_a_register_code_is_cached_only_once_committed(pg_store: Engine) -> None:
+    """A code assigned in a transaction that rolls back never reaches the ingestor's cache."""
+    ingestor = Ingestor(pg_store, _clock)
+    with pytest.raises(RuntimeError), pg_store.begin() as conn:
+        first = ingestor._codes_assigned(conn, {"made_up_register"})["made_up_register"]
+        assert ingestor._committed_codes(conn, {"made_up_register"}) == {}
+        raise RuntimeError("the batch fails after its codes were assigned")
+    with pg_store.begin() as conn:
+        again = ingestor._codes_assigned(conn, {"made_up_register"})["made_up_register"]
+    assert again != first  # the rolled-back code is gone; a cache that kept it would store under it
+    with pg_store.connect() as conn:
+        stored = readings_repo.known_register_codes(conn, {"made_up_register"})
+        assert ingestor._committed_codes(conn, {"made_up_register"}) == stored == {"made_up_register": again}

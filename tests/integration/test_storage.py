@@ -257,6 +257,40 @@ def test_ingest_holds_compaction_off_in_every_transaction_and_savepoint_it_reads
         engine.dispose()
 
 
+def test_batches_kept_together_get_their_ids_in_the_order_given(engine: Engine, world: World) -> None:
+    payloads = [f"envelope {k}".encode() * (k + 1) for k in range(5)]
+    with engine.begin() as conn:
+        ids = readings.add_batches(
+            conn,
+            [
+                readings.NewBatch(world.gateway.id, 10 - k, f"boot-{k}", "mqtt", NOW + k, payload)
+                for k, payload in enumerate(payloads)
+            ],
+        )
+    assert len(set(ids)) == len(payloads)
+    with engine.connect() as conn:
+        for k, (batch_id, payload) in enumerate(zip(ids, payloads, strict=True)):
+            row = conn.execute(
+                select(ingest_batches.c.seq, ingest_batches.c.boot, ingest_batches.c.sha256).where(
+                    ingest_batches.c.id == batch_id
+                )
+            ).one()
+            assert tuple(row) == (10 - k, f"boot-{k}", hashlib.sha256(payload).hexdigest())
+            assert readings.batch_payload(conn, batch_id) == payload
+    # A later single batch gets a fresh id, whichever way the earlier ones were numbered.
+    with engine.begin() as conn:
+        later = readings.add_batch(
+            conn,
+            gateway_id=world.gateway.id,
+            seq=11,
+            transport="http",
+            received_at=NOW,
+            sha256=hashlib.sha256(b"x").hexdigest(),
+            payload=b"x",
+        )
+    assert later not in ids
+
+
 @pytest.mark.parametrize("size", [0, 1, 300, 5_000, 100_000])
 def test_a_batch_payload_comes_back_byte_for_byte(engine: Engine, world: World, size: int) -> None:
     rng = random.Random(size)

@@ -114,6 +114,8 @@ class Ingestor:
         self._meters: dict[tuple[CommunityId, str], list[_Installation]] = {}
         self._loaded: set[CommunityId] = set()
         self._by_id: dict[MeterId, Meter] = {}
+        # Register name → code, committed ones only (_committed_codes).
+        self._codes: dict[str, int] = {}
         self._zones: dict[CommunityId, ZoneInfo] = {}
 
     def now(self) -> datetime:
@@ -366,7 +368,7 @@ class Ingestor:
             mine = frozenset(k for k in columns.meter_keys if (gateway.community_id, k) in apart)
             if mine:
                 split[index] = (batch_id, mine)
-        codes = readings_repo.register_code_map(conn, set(found.names))
+        codes = self._codes_assigned(conn, set(found.names))
         code_of = np.array([codes[name] for name in found.names], dtype=np.int64)
         # In key order, so that PostgreSQL's index takes the rows as runs rather than at random places.
         order = np.lexsort((found.time, found.register, found.meter_id))
@@ -379,6 +381,27 @@ class Ingestor:
             batch_ids[found.envelope[order]],
         )
         return results, _highest_seqs((gateway.id, columns.seq) for columns, gateway in batch), split
+
+    def _committed_codes(self, conn: Connection, names: set[str]) -> dict[str, int]:
+        """The stored code of each of ``names`` that has one.
+
+        On PostgreSQL from a cache of codes read on a connection of their own, so that a code is cached
+        only once committed: codes are never renumbered (tanhui.store.schema.register_codes), while one
+        assigned by a transaction that then rolls back could be given to another name. Asking every batch
+        cost two round trips.
+        """
+        if conn.dialect.name != "postgresql":
+            return readings_repo.known_register_codes(conn, names)
+        missing = names - self._codes.keys()
+        if missing:
+            with self._engine.connect() as own:
+                self._codes.update(readings_repo.known_register_codes(own, missing))
+        return {name: self._codes[name] for name in names if name in self._codes}
+
+    def _codes_assigned(self, conn: Connection, names: set[str]) -> dict[str, int]:
+        """A code for each of ``names``: committed ones from the cache, new ones assigned now."""
+        codes = self._committed_codes(conn, names)
+        return codes if len(codes) == len(names) else readings_repo.register_code_map(conn, names)
 
     def _lock_candidates(self, conn: Connection, batch: _Batch, gateway_of: Callable[[int], Gateway]) -> None:
         """:func:`_lock_judged` for the per-reading path: the gateways and unbound meters of the readings
@@ -397,7 +420,7 @@ class Ingestor:
         """The stored readings the batch's continuity depends on, as :meth:`_sort_against_store` reads
         them: those within the gap window, and the last one before a register with none there."""
         window = self.rules.expected_interval_seconds * self.rules.gap_factor
-        known = readings_repo.known_register_codes(conn, set(found.names))
+        known = self._committed_codes(conn, set(found.names))
         local = {name: index for index, name in enumerate(found.names)}
         stored = columnar.Stored.empty()
         if known:
