@@ -68,7 +68,9 @@ def ingest_over_http(url: str, county: County) -> tuple[int, float, list[tuple[i
     with engine.connect() as conn:
         stored_rows = list(readings_repo.scan(conn))
     codes = {name: code for code, name in enumerate(sorted({r.register for r in stored_rows}), start=1)}
-    rows = [(r.meter_id, codes[r.register], r.meter_time, r.value, r.batch_id) for r in stored_rows]
+    rows: list[tuple[int, ...]] = [
+        (r.meter_id, codes[r.register], r.meter_time, r.value, r.batch_id) for r in stored_rows
+    ]
     engine.dispose()
     return stored, elapsed, rows
 
