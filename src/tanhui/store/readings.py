@@ -29,6 +29,7 @@ from typing import Any, cast
 import numpy as np
 import psycopg
 from numpy.typing import NDArray
+from psycopg import sql
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
@@ -501,64 +502,83 @@ def add_columns(
 def _window_rows(
     conn: Connection, meters_by_code: dict[int, list[int]], lo: int, hi: int
 ) -> tuple[list[tuple[int, ...]], list[tuple[int, int, int, bytes]]]:
-    """Hot rows and packed days of :func:`window_columns`, a few thousand meters per statement."""
+    """Hot rows and packed days of :func:`window_columns`."""
+    if conn.dialect.name == "postgresql":
+        return _window_rows_postgresql(conn, meters_by_code, lo, hi)
     found: list[tuple[int, ...]] = []
     packed: list[tuple[int, int, int, bytes]] = []
     for code, ids in meters_by_code.items():
         for start in range(0, len(ids), 5000):
             chunk = ids[start : start + 5000]
-            if conn.dialect.name == "postgresql":
-                rows, days = _window_rows_postgresql(conn, chunk, code, lo, hi)
-            else:
-                hot = select(
-                    readings_hot.c.meter_id,
-                    readings_hot.c.register,
-                    readings_hot.c.meter_time,
-                    readings_hot.c.value,
-                ).where(
-                    readings_hot.c.meter_id.in_(chunk),
-                    readings_hot.c.register == code,
-                    readings_hot.c.meter_time.between(lo, hi),
-                )
-                days_query = select(
-                    readings_packed.c.meter_id,
-                    readings_packed.c.register,
-                    readings_packed.c.day,
-                    readings_packed.c.data,
-                ).where(
-                    readings_packed.c.meter_id.in_(chunk),
-                    readings_packed.c.register == code,
-                    readings_packed.c.day.between(lo // DAY, hi // DAY),
-                )
-                rows = [tuple(r) for r in conn.execute(hot)]
-                days = [(int(m), int(r), int(d), bytes(b)) for m, r, d, b in conn.execute(days_query)]
-            found.extend(rows)
-            packed.extend(days)
+            hot = select(
+                readings_hot.c.meter_id,
+                readings_hot.c.register,
+                readings_hot.c.meter_time,
+                readings_hot.c.value,
+            ).where(
+                readings_hot.c.meter_id.in_(chunk),
+                readings_hot.c.register == code,
+                readings_hot.c.meter_time.between(lo, hi),
+            )
+            days_query = select(
+                readings_packed.c.meter_id,
+                readings_packed.c.register,
+                readings_packed.c.day,
+                readings_packed.c.data,
+            ).where(
+                readings_packed.c.meter_id.in_(chunk),
+                readings_packed.c.register == code,
+                readings_packed.c.day.between(lo // DAY, hi // DAY),
+            )
+            found.extend(tuple(r) for r in conn.execute(hot))
+            packed.extend((int(m), int(r), int(d), bytes(b)) for m, r, d, b in conn.execute(days_query))
     return found, packed
 
 
 def _window_rows_postgresql(
-    conn: Connection, meter_ids: Sequence[int], code: int, lo: int, hi: int
+    conn: Connection, meters_by_code: dict[int, list[int]], lo: int, hi: int
 ) -> tuple[list[tuple[int, ...]], list[tuple[int, int, int, bytes]]]:
-    """Hot rows and packed days of :func:`window_columns` for one register, straight from the driver.
+    """:func:`_window_rows` in one round trip: the statements for every register sent together, straight
+    from the driver (no Python object per row on the way), between switching sequential scans off and
+    back (:func:`_probing_by_key` says why).
 
-    The id list goes as an array literal typed in the statement (``%s::int4[]``): PostgreSQL reads it once
-    as a constant array, while psycopg would adapt a list of Python ints element by element.
+    Several statements in one request go without parameters, so the values are composed into the text
+    as literals (psycopg.sql).
     """
+    statements: list[sql.Composable] = [
+        sql.SQL(
+            "SELECT set_config('tanhui.enable_seqscan', current_setting('enable_seqscan'), true), "
+            "set_config('enable_seqscan', 'off', true)"
+        )
+    ]
+    days = sql.SQL("day BETWEEN {} AND {}").format(sql.Literal(int(lo) // DAY), sql.Literal(int(hi) // DAY))
+    for code, ids in meters_by_code.items():
+        meters = sql.SQL("meter_id = ANY({}::int4[]) AND register = {}").format(
+            sql.Literal("{" + ",".join(str(int(i)) for i in ids) + "}"), sql.Literal(int(code))
+        )
+        statements += [
+            sql.SQL(
+                "SELECT meter_id, register, meter_time, value FROM readings_hot WHERE {} "
+                "AND meter_time BETWEEN {} AND {}"
+            ).format(meters, sql.Literal(int(lo)), sql.Literal(int(hi))),
+            sql.SQL("SELECT meter_id, register, day, data FROM readings_packed WHERE {} AND {}").format(
+                meters, days
+            ),
+        ]
+    statements.append(
+        sql.SQL("SELECT set_config('enable_seqscan', current_setting('tanhui.enable_seqscan'), true)")
+    )
     driver = cast(psycopg.Connection[Any], conn.connection.driver_connection)
-    ids = "{" + ",".join(map(str, meter_ids)) + "}"
+    found: list[tuple[int, ...]] = []
+    packed: list[tuple[int, int, int, bytes]] = []
     with driver.cursor() as cursor:
-        rows: list[tuple[int, ...]] = cursor.execute(
-            "SELECT meter_id, register, meter_time, value FROM readings_hot WHERE meter_id = ANY(%s::int4[]) "
-            "AND register = %s AND meter_time BETWEEN %s AND %s",
-            (ids, code, lo, hi),
-        ).fetchall()
-        days: list[tuple[int, int, int, bytes]] = cursor.execute(
-            "SELECT meter_id, register, day, data FROM readings_packed WHERE meter_id = ANY(%s::int4[]) "
-            "AND register = %s AND day BETWEEN %s AND %s",
-            (ids, code, lo // DAY, hi // DAY),
-        ).fetchall()
-    return rows, days
+        cursor.execute(sql.SQL("; ").join(statements))
+        for index in range(len(statements)):
+            if index:
+                cursor.nextset()
+            if 0 < index < len(statements) - 1:
+                (found if index % 2 else packed).extend(cursor.fetchall())
+    return found, packed
 
 
 @contextlib.contextmanager
@@ -610,8 +630,7 @@ def window_columns(
     if not wanted:
         return empty, empty, empty, empty
     _hold_off_compaction(conn)
-    with _probing_by_key(conn):
-        found, packed = _window_rows(conn, wanted, lo, hi)
+    found, packed = _window_rows(conn, wanted, lo, hi)
     for meter_id, register, day, data in packed:
         for r in packing.decode(day * DAY, data):
             if lo <= r.meter_time <= hi:
@@ -973,11 +992,14 @@ def lock_for_checks(
         return
     driver = cast(psycopg.Connection[Any], conn.connection.driver_connection)
     with driver.cursor() as cursor:
-        # An aggregate over unnest takes the locks in the arrays' order.
+        # An aggregate over unnest takes the locks in the arrays' order. The compaction lock, which every
+        # ingest transaction holds shared before it reads readings, comes in the same round trip, after.
         cursor.execute(
-            "SELECT count(pg_advisory_xact_lock(c, k)) FROM unnest(%s::int4[], %s::int4[]) AS l(c, k)",
-            ([c for c, _ in keys], [k for _, k in keys]),
+            "SELECT count(pg_advisory_xact_lock(c, k)), pg_advisory_xact_lock_shared(%s::int8) "
+            "FROM unnest(%s::int4[], %s::int4[]) AS l(c, k)",
+            (_COMPACTION_LOCK, [c for c, _ in keys], [k for _, k in keys]),
         )
+    _held_off(conn)
 
 
 def busy_gateways(conn: Connection, gateway_ids: Iterable[int]) -> set[int]:
@@ -1005,12 +1027,23 @@ def _hold_off_compaction(conn: Connection) -> None:
     several times, and each request would be a round trip for a lock it already holds."""
     if conn.dialect.name != "postgresql":
         return
-    # The innermost transaction: a lock taken in a savepoint that rolls back is released with it.
-    transaction = conn.get_nested_transaction() or conn.get_transaction()
-    if transaction is not None and conn.info.get(_HELD_OFF) is transaction:
+    held = conn.info.get(_HELD_OFF)
+    if held is not None and held is _innermost(conn):
         return
     conn.execute(select(func.pg_advisory_xact_lock_shared(_COMPACTION_LOCK)))
-    conn.info[_HELD_OFF] = transaction
+    _held_off(conn)
+
+
+def _innermost(conn: Connection) -> object:
+    # The innermost transaction: a lock taken in a savepoint that rolls back is released with it.
+    return conn.get_nested_transaction() or conn.get_transaction()
+
+
+def _held_off(conn: Connection) -> None:
+    """Remember that the current transaction holds the compaction lock shared."""
+    transaction = _innermost(conn)
+    if transaction is not None:
+        conn.info[_HELD_OFF] = transaction
 
 
 # The key under which a connection's ``info`` remembers the transaction holding the compaction lock.
