@@ -418,12 +418,8 @@ class Ingestor:
 
     def _stored_near(self, conn: Connection, found: columnar.Candidates) -> columnar.Stored:
         """The stored readings the batch's continuity depends on, as :meth:`_sort_against_store` reads
-        them: those from one reporting interval before the batch to the gap window after it, and the last
-        one before a register with none there."""
+        them: those within the gap window, and the last one before a register with none there."""
         window = self.rules.expected_interval_seconds * self.rules.gap_factor
-        # Backwards only the predecessor matters: one reporting interval finds it for a meter on time,
-        # and the lookup below finds it for any other (half the rows of the whole gap window).
-        back = self.rules.expected_interval_seconds
         known = self._committed_codes(conn, set(found.names))
         local = {name: index for index, name in enumerate(found.names)}
         stored = columnar.Stored.empty()
@@ -434,7 +430,7 @@ class Ingestor:
                     stored_code: np.unique(found.meter_id[found.register == local[name]]).tolist()
                     for name, stored_code in known.items()
                 },
-                int(found.time.min()) - back,
+                int(found.time.min()) - window,
                 int(found.time.max()) + window,
             )
             to_local = np.full(max(known.values()) + 1, -1, dtype=np.int64)

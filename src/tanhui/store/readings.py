@@ -554,7 +554,7 @@ def _window_rows_postgresql(
     days = sql.SQL("day BETWEEN {} AND {}").format(sql.Literal(int(lo) // DAY), sql.Literal(int(hi) // DAY))
     for code, ids in meters_by_code.items():
         meters = sql.SQL("meter_id = ANY({}::int4[]) AND register = {}").format(
-            sql.Literal("{" + ",".join(map(str, map(int, ids))) + "}"), sql.Literal(int(code))
+            sql.Literal("{" + ",".join(str(int(i)) for i in ids) + "}"), sql.Literal(int(code))
         )
         statements += [
             sql.SQL(
