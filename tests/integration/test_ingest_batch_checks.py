@@ -377,6 +377,24 @@ def test_a_faulty_envelope_leaves_the_batch_s_other_meters_on_the_array_path(
     assert len(stored) == 6 * len(METERS) + 2 * 2 + 2 + 2 * len(faulty_meters) - 1
 
 
+def test_a_register_is_checked_against_its_own_neighbours_whatever_else_its_batch_holds(
+    sqlite_pair: list[Engine],
+) -> None:
+    """A late reading above the next stored one, three hours on (beyond the two-hour gap window), beside
+    another meter's reading that stretches the batch's time span over it: both paths check the late one
+    against its own neighbours only, as they would were it alone, and store it."""
+    sender = _Sender(random.Random(11), 0.0, day=28)
+    history = [[("gw-1", _envelope(sender, ["310000000001"], [0, 7]))]]
+    late = sender.reading("310000000001", 4)
+    late["value"] = str(Decimal(sender.value("310000000001", 24 * 28 + 7) + 5).scaleb(-3))
+    body = {"v": 1, "gateway": "gw-1", "seq": 50, "sent_at": NOW.isoformat(), "readings": [late]}
+    batch = [("gw-1", envelope._encoder.encode(body)), ("gw-1", _envelope(sender, ["110000000001"], [10]))]
+    _compare(sqlite_pair[0], sqlite_pair[1], [*history, batch])
+    stored, held, _ = _state(sqlite_pair[0])
+    assert held == []
+    assert len(stored) == 2 + 1 + 1
+
+
 @pytest.mark.parametrize("again", ["redelivered", "replayed", "wrong_gateway"])
 def test_an_envelope_judged_whole_leaves_its_meters_on_the_array_path(
     sqlite_pair: list[Engine], again: str

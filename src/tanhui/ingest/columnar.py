@@ -262,6 +262,33 @@ class Stored:
         )
 
 
+def within_reach(found: Candidates, stored: Stored, window: int) -> Stored:
+    """The rows of ``stored`` within ``window`` seconds of their own register's new readings in ``found``
+    (from its earliest new one minus ``window`` to its latest plus ``window``).
+
+    A batch reads the store over the time span of all its readings; keeping each register to its own span
+    makes the checks independent of what else a batch holds, so the array path and the per-reading path
+    (which may see the same readings in a smaller batch) check every reading against the same neighbours.
+    """
+    if not len(stored.meter_id):
+        return stored
+    order = np.lexsort((found.time, found.register, found.meter_id))
+    meter, register, time = found.meter_id[order], found.register[order], found.time[order]
+    head = np.ones(len(meter), dtype=np.bool_)
+    head[1:] = (meter[1:] != meter[:-1]) | (register[1:] != register[:-1])
+    tail = np.append(head[1:], True)
+    # One key per register: meter id and the register's index among the batch's names.
+    width = int(max(found.register.max(initial=0), stored.register.max(initial=0))) + 1
+    keys = meter[head] * width + register[head]
+    lows, highs = time[head] - window, time[tail] + window
+    wanted = stored.meter_id * width + stored.register
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    keep = (
+        (keys[at] == wanted) & (stored.register >= 0) & (lows[at] <= stored.time) & (stored.time <= highs[at])
+    )
+    return Stored(stored.meter_id[keep], stored.register[keep], stored.time[keep], stored.value[keep])
+
+
 def earliest_new(found: Candidates) -> dict[tuple[int, int], int]:
     """The earliest new time of each ``(meter id, register)`` of the batch."""
     order = np.lexsort((found.time, found.register, found.meter_id))

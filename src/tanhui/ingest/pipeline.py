@@ -418,7 +418,8 @@ class Ingestor:
 
     def _stored_near(self, conn: Connection, found: columnar.Candidates) -> columnar.Stored:
         """The stored readings the batch's continuity depends on, as :meth:`_sort_against_store` reads
-        them: those within the gap window, and the last one before a register with none there."""
+        them: those within the gap window of their register's new readings, and the last one before a
+        register with none there."""
         window = self.rules.expected_interval_seconds * self.rules.gap_factor
         known = self._committed_codes(conn, set(found.names))
         local = {name: index for index, name in enumerate(found.names)}
@@ -436,7 +437,7 @@ class Ingestor:
             to_local = np.full(max(known.values()) + 1, -1, dtype=np.int64)
             for name, stored_code in known.items():
                 to_local[stored_code] = local[name]
-            stored = columnar.Stored(meter, to_local[code], t, value)
+            stored = columnar.within_reach(found, columnar.Stored(meter, to_local[code], t, value), window)
         earliest = columnar.earliest_new(found)
         lonely = columnar.without_predecessor(earliest, stored)
         if not lonely:
@@ -540,14 +541,20 @@ class Ingestor:
     def _sort_against_store(self, conn: Connection, batch: _Batch) -> None:
         """New, duplicate or conflicting, against the store; then the continuity of the new ones.
 
-        One read of the store serves both: the candidates' registers around their times, widened by the
-        silence that counts as a gap (data/ingest/checks.toml): a neighbour further away than that is not
-        checked here (accounting still never pays a fall).
+        One read of the store serves both: each candidate register around its own new readings, widened by
+        the silence that counts as a gap (data/ingest/checks.toml): a neighbour further away than that is
+        not checked here (accounting still never pays a fall). The span is the register's own, not the
+        batch's, so that the outcome does not depend on what else arrived in the same batch.
         """
         if not batch.candidates:
             return
         window = self.rules.expected_interval_seconds * self.rules.gap_factor
         times = [k[2] for k in batch.candidates]
+        # Each register's own span of new readings (columnar.within_reach says why).
+        span: dict[tuple[MeterId, str], tuple[int, int]] = {}
+        for meter_id, register, t in batch.candidates:
+            low, high = span.get((meter_id, register), (t, t))
+            span[(meter_id, register)] = (min(low, t), max(high, t))
         neighbours: dict[tuple[MeterId, str], list[tuple[int, int, int]]] = {}
         stored: dict[Key, int] = {}
         for record in readings_repo.in_window(
@@ -559,9 +566,9 @@ class Ingestor:
         ):
             key = (record.meter_id, record.register, record.meter_time)
             stored[key] = record.value
-            neighbours.setdefault((record.meter_id, record.register), []).append(
-                (record.meter_time, record.value, -1)
-            )
+            group = (record.meter_id, record.register)
+            if group in span and span[group][0] - window <= record.meter_time <= span[group][1] + window:
+                neighbours.setdefault(group, []).append((record.meter_time, record.value, -1))
         for key, (value, reading, index) in batch.candidates.items():
             if key not in stored:
                 batch.new_rows.setdefault(index, []).append(StoredReading(key[0], key[1], key[2], value))
