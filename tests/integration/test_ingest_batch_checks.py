@@ -395,6 +395,22 @@ def test_a_register_is_checked_against_its_own_neighbours_whatever_else_its_batc
     assert len(stored) == 2 + 1 + 1
 
 
+def test_a_fall_after_a_silence_is_caught_on_arrays_as_reading_by_reading(sqlite_pair: list[Engine]) -> None:
+    """The array path reads stored readings one reporting interval back; a reading two intervals after
+    its meter's last one is still checked against it (the lookup of registers with none that near)."""
+    sender = _Sender(random.Random(5), 0.0, day=28)
+    history = [[("gw-1", _envelope(sender, sorted(METERS), list(range(6))))]]
+    late = [
+        ("gw-1", _envelope(sender, ["110000000001", "310000000001"], [7], fall="310000000001")),
+        ("gw-1", _envelope(sender, ["210000000001"], [8])),
+    ]
+    ingestor = _compare(sqlite_pair[0], sqlite_pair[1], [*history, late])
+    assert ingestor.envelopes_on_arrays == 1 + 1  # the history, and the envelope without the fall
+    stored, held, _ = _state(sqlite_pair[0])
+    assert [h[2] for h in held] == ["decreasing_register"]
+    assert len(stored) == 6 * len(METERS) + 2
+
+
 @pytest.mark.parametrize("again", ["redelivered", "replayed", "wrong_gateway"])
 def test_an_envelope_judged_whole_leaves_its_meters_on_the_array_path(
     sqlite_pair: list[Engine], again: str

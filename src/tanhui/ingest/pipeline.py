@@ -421,6 +421,10 @@ class Ingestor:
         them: those within the gap window of their register's new readings, and the last one before a
         register with none there."""
         window = self.rules.expected_interval_seconds * self.rules.gap_factor
+        # Backwards only a register's predecessor matters: one reporting interval before the batch finds
+        # it for a meter on time, and the lookup of lonely registers below finds any other (about half
+        # the rows of reading the whole gap window back).
+        back = self.rules.expected_interval_seconds
         known = self._committed_codes(conn, set(found.names))
         local = {name: index for index, name in enumerate(found.names)}
         stored = columnar.Stored.empty()
@@ -431,7 +435,7 @@ class Ingestor:
                     stored_code: np.unique(found.meter_id[found.register == local[name]]).tolist()
                     for name, stored_code in known.items()
                 },
-                int(found.time.min()) - window,
+                int(found.time.min()) - back,
                 int(found.time.max()) + window,
             )
             to_local = np.full(max(known.values()) + 1, -1, dtype=np.int64)
