@@ -36,18 +36,22 @@ def test_migrations_build_exactly_the_schema_and_downgrade_cleanly(store_url: st
     engine.dispose()
 
 
+def _empty_batch(conn: Connection, world: World) -> int:
+    return readings.add_batch(
+        conn,
+        gateway_id=world.gateway.id,
+        seq=1,
+        transport="http",
+        received_at=NOW,
+        sha256="0" * 64,
+        payload=b"{}",
+    )
+
+
 def test_a_reading_key_is_unique(engine: Engine, world: World) -> None:
     meter = world.meters["110000000001"]
     with engine.begin() as conn:
-        batch = readings.add_batch(
-            conn,
-            gateway_id=world.gateway.id,
-            seq=1,
-            transport="http",
-            received_at=NOW,
-            sha256="0" * 64,
-            payload=b"{}",
-        )
+        batch = _empty_batch(conn, world)
         readings.add(conn, [StoredReading(meter, "energy_import", NOW, 5)], batch_id=batch, received_at=NOW)
     with pytest.raises(IntegrityError), engine.begin() as conn:
         readings.add(conn, [StoredReading(meter, "energy_import", NOW, 6)], batch_id=batch, received_at=NOW)
@@ -66,15 +70,7 @@ def test_gateways_are_looked_up_by_name_many_at_once(engine: Engine, world: Worl
 
 def test_the_neighbour_window_asks_each_register_only_for_its_meters(engine: Engine, world: World) -> None:
     with engine.begin() as conn:
-        batch = readings.add_batch(
-            conn,
-            gateway_id=world.gateway.id,
-            seq=1,
-            transport="http",
-            received_at=NOW,
-            sha256="0" * 64,
-            payload=b"{}",
-        )
+        batch = _empty_batch(conn, world)
         codes = readings.register_code_map(conn, {"energy_import", "volume"})
         # 2,000 meters with both registers, four readings each (no foreign keys on readings).
         meter = np.repeat(np.arange(1, 2001), 8)
