@@ -152,24 +152,16 @@ def add_batches(conn: Connection, batches: Sequence[NewBatch]) -> list[int]:
     """:func:`add_batch` for several batches in one statement; their ids, in the order given."""
     if not batches:
         return []
-    values = []
+    # One tuple per batch, in _BATCH_COLUMNS order.
+    values: list[tuple[Any, ...]] = []
     for b in batches:
         codec, data = archive.compress_fast(b.payload)
-        values.append(
-            {
-                "gateway_id": b.gateway_id,
-                "seq": b.seq,
-                "boot": b.boot,
-                "transport": b.transport,
-                "received_at": b.received_at,
-                "sha256": hashlib.sha256(b.payload).hexdigest() if b.sha256 is None else b.sha256,
-                "payload": data,
-                "payload_codec": codec,
-            }
-        )
+        digest = hashlib.sha256(b.payload).hexdigest() if b.sha256 is None else b.sha256
+        values.append((b.gateway_id, b.seq, b.boot, b.transport, b.received_at, digest, data, codec))
     if conn.dialect.name != "postgresql":
         statement = insert(ingest_batches).returning(ingest_batches.c.id, sort_by_parameter_order=True)
-        return [int(i) for i in conn.execute(statement, values).scalars()]
+        rows = [dict(zip(_BATCH_COLUMNS, v, strict=True)) for v in values]
+        return [int(i) for i in conn.execute(statement, rows).scalars()]
     # PostgreSQL: the ids drawn from the table's sequence first, then one COPY (an INSERT of a worker's
     # 200 envelopes carries 1,600 parameters, each adapted and bound on its own).
     ids = [
@@ -184,7 +176,7 @@ def add_batches(conn: Connection, batches: Sequence[NewBatch]) -> list[int]:
         "ingest_batches",
         ["id", *_BATCH_COLUMNS],
         ["int8", "int4", "int8", "text", "text", "int8", "text", "bytea", "text"],
-        [(i, *(v[c] for c in _BATCH_COLUMNS)) for i, v in zip(ids, values, strict=True)],
+        [(i, *v) for i, v in zip(ids, values, strict=True)],
     )
     return ids
 
@@ -545,12 +537,7 @@ def _window_rows_postgresql(
     Several statements in one request go without parameters, so the values are composed into the text
     as literals (psycopg.sql).
     """
-    statements: list[sql.Composable] = [
-        sql.SQL(
-            "SELECT set_config('tanhui.enable_seqscan', current_setting('enable_seqscan'), true), "
-            "set_config('enable_seqscan', 'off', true)"
-        )
-    ]
+    statements: list[sql.Composable] = [sql.SQL(_SEQSCAN_OFF)]
     days = sql.SQL("day BETWEEN {} AND {}").format(sql.Literal(int(lo) // DAY), sql.Literal(int(hi) // DAY))
     for code, ids in meters_by_code.items():
         meters = sql.SQL("meter_id = ANY({}::int4[]) AND register = {}").format(
@@ -565,9 +552,7 @@ def _window_rows_postgresql(
                 meters, days
             ),
         ]
-    statements.append(
-        sql.SQL("SELECT set_config('enable_seqscan', current_setting('tanhui.enable_seqscan'), true)")
-    )
+    statements.append(sql.SQL(_SEQSCAN_BACK))
     driver = cast(psycopg.Connection[Any], conn.connection.driver_connection)
     found: list[tuple[int, ...]] = []
     packed: list[tuple[int, int, int, bytes]] = []
@@ -594,13 +579,20 @@ def _probing_by_key(conn: Connection) -> Iterator[None]:
     if conn.dialect.name != "postgresql":
         yield
         return
-    previous = conn.exec_driver_sql(
-        "SELECT current_setting('enable_seqscan'), set_config('enable_seqscan', 'off', true)"
-    ).scalar_one()
+    conn.exec_driver_sql(_SEQSCAN_OFF)
     try:
         yield
     finally:
-        conn.exec_driver_sql("SELECT set_config('enable_seqscan', %(v)s, true)", {"v": previous})
+        conn.exec_driver_sql(_SEQSCAN_BACK)
+
+
+# Sequential scans off for the rest of the transaction, the setting as it was kept aside; and back to it
+# (one level: a block that switches them off does not run inside another).
+_SEQSCAN_OFF = (
+    "SELECT set_config('tanhui.enable_seqscan', current_setting('enable_seqscan'), true), "
+    "set_config('enable_seqscan', 'off', true)"
+)
+_SEQSCAN_BACK = "SELECT set_config('enable_seqscan', current_setting('tanhui.enable_seqscan'), true)"
 
 
 def known_register_codes(conn: Connection, names: set[str]) -> dict[str, int]:

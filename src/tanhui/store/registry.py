@@ -157,11 +157,7 @@ def create_gateway(
 
 def gateway_by_token(conn: Connection, token: str) -> Gateway | None:
     row = conn.execute(select(gateways).where(gateways.c.token_sha256 == token_digest(token))).first()
-    return (
-        None
-        if row is None
-        else Gateway(GatewayId(row.id), CommunityId(row.community_id), row.name, row.last_seq)
-    )
+    return None if row is None else _gateway(row)
 
 
 def gateway_by_name(conn: Connection, name: str) -> Gateway | None:
@@ -175,10 +171,11 @@ def gateways_by_name(conn: Connection, names: Iterable[str]) -> dict[str, Gatewa
     if not wanted:
         return {}
     rows = conn.execute(select(gateways).where(gateways.c.name.in_(wanted)))
-    return {
-        row.name: Gateway(GatewayId(row.id), CommunityId(row.community_id), row.name, row.last_seq)
-        for row in rows
-    }
+    return {row.name: _gateway(row) for row in rows}
+
+
+def _gateway(row: Row[Any]) -> Gateway:
+    return Gateway(GatewayId(row.id), CommunityId(row.community_id), row.name, row.last_seq)
 
 
 def advance_gateway_seq(conn: Connection, gateway_id: GatewayId, seq: int) -> None:
